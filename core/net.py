@@ -1,0 +1,351 @@
+"""Sockets and TLS for one POP3 connection: implicit TLS, STLS upgrade, timeouts.
+
+Blocking I/O on purpose: each account's engine runs on its own worker thread, and a
+blocking socket with a read timeout is the simplest thing that detects a dead link.
+Every low-level failure leaves this module as one of three exceptions from
+:mod:`core.errors`, so callers never inspect ``OSError`` numbers:
+
+- :class:`~core.errors.ReadTimeout` -- nothing arrived within the timeout (a dead link);
+- :class:`~core.errors.ConnectionLost` -- refused, reset, broken pipe, TLS record errors;
+- :class:`~core.errors.CertificateError` / :class:`~core.errors.SecurityError` -- the
+  server is not who it claims to be, or TLS cannot be negotiated (retrying will not help).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from enum import Enum
+
+from cryptography import x509
+
+from core.errors import (
+    CertificateError,
+    CertificateInfo,
+    ConnectionLost,
+    ReadTimeout,
+    SecurityError,
+)
+
+__all__ = [
+    "Security",
+    "TlsPolicy",
+    "Transport",
+    "certificate_info",
+    "connect",
+    "fingerprint",
+    "normalize_fingerprint",
+]
+
+# TCP keepalive: probe after 30 s of silence, every 10 s, give up after 3 misses. A link
+# that died while we wait for a slow server is then noticed within about a minute even
+# when the read timeout is long (servers may think for a while before a big RETR).
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 3
+
+_HEX64 = re.compile(r"[0-9A-F]{64}")
+
+
+class Security(Enum):
+    """How the connection is protected: implicit TLS (995), STLS upgrade (110), or none."""
+
+    TLS = "tls"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+def normalize_fingerprint(text: str) -> str:
+    """``"ab:cd ..."`` / ``"ABCD..."`` -> ``"AB:CD:..."``; ValueError unless 32 bytes of hex.
+
+    Users paste fingerprints from ``openssl x509 -fingerprint``, browsers or our own
+    dialog; they differ in case and separators, never in the digits.
+    """
+    digits = re.sub(r"[\s:]", "", text).upper()
+    if not _HEX64.fullmatch(digits):
+        raise ValueError(f"not a SHA-256 fingerprint (64 hex digits expected): {text!r}")
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """Which certificates to trust.
+
+    ``cafile``: a PEM bundle used *instead of* the system store (a private CA).
+    ``pinned_sha256``: trust exactly the certificate with this SHA-256 fingerprint and
+    nothing else (see :meth:`Transport.start_tls` for why the pin alone decides). The pin
+    is normalized to ``"AB:CD:..."`` on construction; a malformed pin is a ValueError.
+    """
+
+    cafile: str | None = None
+    pinned_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pinned_sha256 is not None:
+            object.__setattr__(self, "pinned_sha256", normalize_fingerprint(self.pinned_sha256))
+
+
+def fingerprint(der: bytes) -> str:
+    """SHA-256 of a DER certificate as ``"AB:CD:..."`` (the form users compare and pin)."""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def _name_text(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:  # an attribute cryptography cannot render; still show something
+        return repr(name)
+
+
+def certificate_info(der: bytes, error: str) -> CertificateInfo:
+    """What the trust dialog shows about a certificate that failed verification.
+
+    Never raises: a certificate too broken to parse still gets its fingerprint, which is
+    what a pin is made of.
+    """
+    sha = fingerprint(der)
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        unknown = "(certificate could not be parsed)"
+        return CertificateInfo(unknown, unknown, "", "", sha, error)
+    fmt = "%Y-%m-%d %H:%M:%S UTC"
+    return CertificateInfo(
+        subject=_name_text(cert.subject),
+        issuer=_name_text(cert.issuer),
+        not_before=cert.not_valid_before_utc.strftime(fmt),
+        not_after=cert.not_valid_after_utc.strftime(fmt),
+        sha256=sha,
+        error=error,
+    )
+
+
+def _verifying_context(policy: TlsPolicy) -> ssl.SSLContext:
+    if policy.pinned_sha256 is not None:
+        # The pin decides (see Transport.start_tls); OpenSSL only runs the handshake.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        # With a cafile, create_default_context trusts that file only, not the system store.
+        try:
+            ctx = ssl.create_default_context(cafile=policy.cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise SecurityError(f"cannot load CA file {policy.cafile!r}: {exc}") from exc
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def _unverified_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """The DER chain the peer sent, readable even after OpenSSL rejected it.
+
+    Public in Python 3.13 (``SSLSocket.get_unverified_chain``); in 3.11/3.12 the same C
+    method exists on the private ``_sslobj``. Empty if neither is there.
+    """
+    public = getattr(sock, "get_unverified_chain", None)
+    if public is not None:
+        return [bytes(c) for c in public() or []]
+    sslobj = getattr(sock, "_sslobj", None)
+    private = getattr(sslobj, "get_unverified_chain", None)
+    if private is None:
+        return []
+    return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in private() or []]  # type: ignore[attr-defined]
+
+
+def _tune(sock: socket.socket) -> None:
+    """TCP_NODELAY (small pipelined commands go out at once) and keepalive (dead links)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except OSError:  # not TCP (a socketpair in tests) or the peer is already gone
+        return
+    for opt, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPALIVE", KEEPALIVE_IDLE),  # macOS spelling of KEEPIDLE
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        number = getattr(socket, opt, None)
+        if number is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, number, value)
+
+
+class Transport:
+    """One connected TCP socket, possibly upgraded to TLS; no buffering of its own.
+
+    Because nothing is buffered here, :meth:`start_tls` can wrap the socket right after
+    the ``+OK`` to STLS: no plaintext byte read ahead can be mistaken for TLS data.
+    """
+
+    def __init__(self, sock: socket.socket, *, peer: tuple[str, int] | None = None) -> None:
+        self._sock = sock
+        self.peer = peer
+        self.secure = False
+        self.peer_sha256: str | None = None  # set once TLS is up, for display and pinning
+        self.tls_version: str | None = None
+        self._closed = False
+
+    # -- I/O -----------------------------------------------------------------------------
+
+    def recv(self, bufsize: int = 262144) -> bytes:
+        """Up to ``bufsize`` bytes; ``b""`` on EOF. ReadTimeout / ConnectionLost otherwise."""
+        try:
+            return self._sock.recv(bufsize)
+        except Exception as exc:
+            raise self._translate(exc, "receiving") from exc
+
+    def recv_into(self, buf: memoryview) -> int:
+        """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""
+        try:
+            return self._sock.recv_into(buf)
+        except Exception as exc:
+            raise self._translate(exc, "receiving") from exc
+
+    def sendall(self, data: bytes) -> None:
+        """Send everything or raise ConnectionLost (a send timeout counts as a lost link)."""
+        try:
+            self._sock.sendall(data)
+        except Exception as exc:
+            raise self._translate(exc, "sending") from exc
+
+    def set_timeout(self, seconds: float) -> None:
+        """Read/write timeout for every later call (the handshake uses the current one)."""
+        self._sock.settimeout(seconds)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def _translate(self, exc: Exception, doing: str) -> Exception:
+        where = f"{self.peer[0]}:{self.peer[1]}" if self.peer else "the server"
+        if isinstance(exc, TimeoutError):
+            if doing != "sending":
+                return ReadTimeout(f"no data from {where} within {self._sock.gettimeout()} s")
+            return ConnectionLost(f"{where} stopped accepting data (send timed out)")
+        if isinstance(exc, (OSError, ssl.SSLError)):  # SSLError is an OSError; explicit for readers
+            return ConnectionLost(f"connection to {where} lost while {doing}: {exc}")
+        return exc  # a programming error (TypeError ...): let it through unchanged
+
+    # -- TLS -------------------------------------------------------------------------------
+
+    def start_tls(self, host: str, policy: TlsPolicy) -> None:
+        """Run the TLS handshake on this socket (implicit TLS at once, or after STLS +OK).
+
+        Without a pin, OpenSSL verifies the chain (system store, or ``policy.cafile``
+        instead) and the host name. If it refuses, the certificate it refused is read from
+        the failed handshake itself, so the dialog shows exactly what this server sent.
+
+        With a pin, *only* the pin is checked: the certificate must hash to it, and chain,
+        host name and dates are ignored. That is deliberate. A pin is the user's decision
+        to trust one exact certificate (typically self-signed, so no chain exists, often
+        issued for another name); a matching SHA-256 binds the handshake to that
+        certificate's key more tightly than any CA could. Mixing in CA checks would make
+        pinned self-signed servers fail, and accepting CA-valid certificates that differ
+        from the pin would silently widen the trust the user gave. A renewed certificate
+        therefore fails the pin, and the error carries the new one for the user to review.
+
+        Raises CertificateError (with CertificateInfo), SecurityError for other handshake
+        failures (no common protocol, plaintext on a TLS port), ReadTimeout/ConnectionLost.
+        On any failure the socket is closed.
+        """
+        ctx = _verifying_context(policy)
+        raw = self._sock
+        try:
+            tls = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise ConnectionLost(f"cannot start TLS with {host}: {exc}") from exc
+        self._sock = tls
+        try:
+            tls.do_handshake()
+        except ssl.SSLCertVerificationError as exc:
+            chain = _unverified_chain(tls)
+            self.close()
+            reason = exc.verify_message or str(exc)
+            refused = chain[0] if chain else b""
+            raise CertificateError(certificate_info(refused, reason)) from exc
+        except (TimeoutError, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            self.close()
+            raise self._translate(exc, "negotiating TLS") from exc
+        except ssl.SSLError as exc:
+            self.close()
+            raise SecurityError(f"TLS handshake with {host} failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            self.close()
+            raise self._translate(exc, "negotiating TLS") from exc
+
+        der = tls.getpeercert(binary_form=True)
+        if not der:  # cannot happen for a TLS client; refuse rather than trust nothing
+            self.close()
+            raise SecurityError(f"{host} sent no certificate")
+        sha = fingerprint(der)
+        if policy.pinned_sha256 is not None and sha != policy.pinned_sha256:
+            self.close()
+            raise CertificateError(
+                certificate_info(der, "the certificate does not match the pinned fingerprint")
+            )
+        self.secure = True
+        self.peer_sha256 = sha
+        self.tls_version = tls.version()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Shut the link down from any thread: a recv blocked in the worker returns at once.
+
+        ``close()`` from another thread does not reliably wake a blocked ``recv`` on
+        Linux; ``shutdown`` does. The owning thread still calls :meth:`close`.
+        """
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Close without a TLS close_notify (POP3's QUIT already ended the dialogue). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect(
+    host: str,
+    port: int,
+    security: Security,
+    policy: TlsPolicy,
+    *,
+    timeout: float = 30.0,
+) -> Transport:
+    """Open a TCP connection (IPv4 or IPv6) and, for ``Security.TLS``, do the handshake.
+
+    For ``Security.STARTTLS`` the transport comes back in plaintext: the session reads
+    the greeting, sends STLS, and on ``+OK`` calls :meth:`Transport.start_tls`.
+    ``timeout`` bounds the connect, the handshake and every later read (change it with
+    :meth:`Transport.set_timeout`).
+    """
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError as exc:
+        raise ReadTimeout(f"connecting to {host}:{port} timed out after {timeout} s") from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from exc
+    _tune(sock)
+    transport = Transport(sock, peer=(host, port))
+    if security is Security.TLS:
+        transport.start_tls(host, policy)
+    return transport
