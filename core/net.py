@@ -182,13 +182,20 @@ class Transport:
     the ``+OK`` to STLS: no plaintext byte read ahead can be mistaken for TLS data.
     """
 
-    def __init__(self, sock: socket.socket, *, peer: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        peer: tuple[str, int] | None = None,
+        starttls: bool = False,
+    ) -> None:
         self._sock = sock
         self.peer = peer
         self.secure = False
         self.peer_sha256: str | None = None  # set once TLS is up, for display and pinning
         self.tls_version: str | None = None
         self._closed = False
+        self._starttls = starttls  # TLS comes after a plaintext STLS exchange
 
     # -- I/O -----------------------------------------------------------------------------
 
@@ -266,7 +273,11 @@ class Transport:
             chain = _unverified_chain(tls)
             self.close()
             reason = exc.verify_message or str(exc)
-            refused = chain[0] if chain else b""
+            refused = chain[0] if chain else self._probe_certificate(host)
+            if refused is None:
+                unknown = "(the server's certificate could not be read)"
+                info = CertificateInfo(unknown, unknown, "", "", "", reason)
+                raise CertificateError(info) from exc
             raise CertificateError(certificate_info(refused, reason)) from exc
         except (TimeoutError, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
             self.close()
@@ -291,6 +302,33 @@ class Transport:
         self.secure = True
         self.peer_sha256 = sha
         self.tls_version = tls.version()
+
+    def _probe_certificate(self, host: str) -> bytes | None:
+        """Fallback when the refused chain is unreadable: fetch it by an unverified handshake.
+
+        Opens a second connection to the same address, replays the POP3 greeting and STLS
+        exchange if this transport was opened for STARTTLS, and takes the certificate without
+        trusting it (nothing is sent over that connection). ``None`` if that fails too.
+        """
+        if self.peer is None:
+            return None
+        timeout = self._sock.gettimeout() or 30.0
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with socket.create_connection(self.peer, timeout=timeout) as raw:
+                if self._starttls:
+                    reader = raw.makefile("rb")
+                    if not reader.readline(1024).startswith(b"+OK"):
+                        return None
+                    raw.sendall(b"STLS\r\n")
+                    if not reader.readline(1024).startswith(b"+OK"):
+                        return None
+                with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                    return tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError):
+            return None
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -345,7 +383,7 @@ def connect(
         reason = exc.strerror or str(exc)
         raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from exc
     _tune(sock)
-    transport = Transport(sock, peer=(host, port))
+    transport = Transport(sock, peer=(host, port), starttls=security is Security.STARTTLS)
     if security is Security.TLS:
         transport.start_tls(host, policy)
     return transport

@@ -467,3 +467,21 @@ def test_handshake_timeout(serve) -> None:
         connect("127.0.0.1", srv.port, Security.TLS, TlsPolicy(), timeout=0.3)
     assert time.monotonic() - started < 3
     release.set()
+
+
+@pytest.mark.parametrize("security", [Security.TLS, Security.STARTTLS])
+def test_refused_certificate_probed_when_chain_unreadable(
+    serve, server_ctx, certs, monkeypatch: pytest.MonkeyPatch, security: Security
+) -> None:
+    """Pythons without (private) get_unverified_chain: a second, unverified handshake."""
+    monkeypatch.setattr(net, "_unverified_chain", lambda sock: [])
+    srv = serve(implicit_tls(server_ctx) if security is Security.TLS else stls(server_ctx))
+    with pytest.raises(CertificateError) as caught:
+        t = connect("localhost", srv.port, security, TlsPolicy(), timeout=5)
+        _recv_exactly(t, len(GREETING))
+        t.sendall(b"STLS\r\n")
+        _recv_exactly(t, len(b"+OK begin TLS negotiation\r\n"))
+        t.start_tls("localhost", TlsPolicy())
+    assert caught.value.info.sha256 == certs.sha256
+    assert "CN=localhost" in caught.value.info.subject
+    assert srv.accepted == 2
