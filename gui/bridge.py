@@ -1,0 +1,103 @@
+"""Carries engine events from the engine's worker thread into the GUI thread.
+
+The engine calls ``EngineBridge.listener`` on its worker thread. The listener only appends
+the event to a queue under a lock (coalescing Progress events of the same message that
+arrive before the GUI has caught up) and, when the queue was empty, emits ``_wake``: a
+signal with a queued connection to a slot of this GUI-thread object. That slot drains the
+queue in order and re-emits every event on the GUI thread, as one generic ``event`` signal
+and one signal per event type. However fast the worker produces progress, the GUI thread
+receives at most one wake-up per event-loop turn, and the worker never blocks on the GUI.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from core.events import (
+    CommitFinished,
+    ConnectionChanged,
+    ErrorOccurred,
+    ListLoaded,
+    MarksChanged,
+    MessageStateChanged,
+    Progress,
+    TranscriptLine,
+)
+
+
+class EngineBridge(QObject):
+    """Create it on the GUI thread; pass ``bridge.listener`` to the Engine."""
+
+    event = Signal(object)  # every event, in the engine's order
+    listLoaded = Signal(object)
+    progress = Signal(object)
+    messageStateChanged = Signal(object)
+    marksChanged = Signal(object)
+    connectionChanged = Signal(object)
+    errorOccurred = Signal(object)
+    commitFinished = Signal(object)
+    transcriptLine = Signal(object)
+
+    _wake = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._queue: list[object] = []
+        # Position in _queue of the last Progress per UIDL since the last other event:
+        # a newer Progress replaces it there (order with other events is kept).
+        self._progress_at: dict[str, int] = {}
+        self._closed = False
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._by_type = {
+            ListLoaded: self.listLoaded,
+            Progress: self.progress,
+            MessageStateChanged: self.messageStateChanged,
+            MarksChanged: self.marksChanged,
+            ConnectionChanged: self.connectionChanged,
+            ErrorOccurred: self.errorOccurred,
+            CommitFinished: self.commitFinished,
+            TranscriptLine: self.transcriptLine,
+        }
+
+    def listener(self, event: object) -> None:
+        """Called by the engine on its worker thread. Never blocks for long."""
+        with self._lock:
+            if self._closed:
+                return
+            if isinstance(event, Progress):
+                at = self._progress_at.get(event.uidl)
+                if at is not None:
+                    self._queue[at] = event
+                    return
+                self._progress_at[event.uidl] = len(self._queue)
+            else:
+                self._progress_at.clear()
+            self._queue.append(event)
+            wake = len(self._queue) == 1
+        if wake:
+            self._wake.emit()
+
+    def close(self) -> None:
+        """Drop events that arrive from now on (the engine is being shut down)."""
+        with self._lock:
+            self._closed = True
+            self._queue.clear()
+            self._progress_at.clear()
+
+    @Slot()
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+            self._progress_at.clear()
+        for ev in batch:
+            self.event.emit(ev)
+            sig = self._by_type.get(type(ev))
+            if sig is not None:
+                sig.emit(ev)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
