@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README.md, .ci/run): installs what the suites need, then ruff, mypy, pytest.
+# Debian packages are installed when we are root (or have sudo); a venv in .venv holds Python ones.
+# Extra arguments go to pytest, e.g. `bash tests/run.sh tests/core -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Dovecot, the Secret Service, Xvfb, and the shared libraries Qt's offscreen/xcb plugins load.
+packages=(python3-venv dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
+          xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
+          libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+          libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 openssl)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    if [ -z "$sudo" ] || command -v sudo >/dev/null; then
+        echo "tests/run.sh: installing ${missing[*]}"
+        # Installing dovecot must not start the system service: the tests run their own.
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+            $sudo chmod +x /usr/sbin/policy-rc.d
+        fi
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    else
+        echo "tests/run.sh: missing Debian packages (suites needing them skip): ${missing[*]}"
+    fi
+fi
+
+py=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check core gui tests
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"
