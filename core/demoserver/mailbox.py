@@ -1,0 +1,232 @@
+"""The maildrop: a Maildir seen as numbered POP3 messages, its lock, and the Update state.
+
+One ``Maildrop`` lives for one session (RFC 1939 numbers are per session). Deletion is
+two-stage: ``mark`` only hides a message from this session; ``commit`` (QUIT from
+TRANSACTION) removes the files. A session that ends any other way never calls commit,
+so a drop, a cut or a timeout deletes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.demoserver.wire import Layout, measure, stuff, to_crlf
+
+SMALL = 256 * 1024  # messages up to this size keep their stuffed wire form in memory
+CACHE_BUDGET = 512 * 1024 * 1024  # total octets of cached wire forms
+
+
+def valid_uidl(uidl: str) -> bool:
+    """RFC 1939: 1 to 70 characters in 0x21..0x7E."""
+    return 0 < len(uidl) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in uidl)
+
+
+def default_uidl(path: Path) -> str:
+    """The Maildir unique name (before ":2,"), or a hash when that is not a valid UIDL."""
+    unique = path.name.split(":2,", 1)[0]
+    if valid_uidl(unique):
+        return unique
+    return hashlib.sha1(unique.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message file as POP3 shows it."""
+
+    path: Path
+    uidl: str
+    layout: Layout
+    wire: bytes | None  # stuffed body + terminator, for small messages (fast pipelined RETR)
+
+    @property
+    def size(self) -> int:
+        return self.layout.size
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stamp: tuple[int, int, int]  # inode, size, mtime_ns: a changed file is measured again
+    layout: Layout
+    wire: bytes | None
+
+
+class MessageCache:
+    """Server-wide memory of message sizes and small wire forms, shared by sessions.
+
+    Sizing a message means reading it; doing that once per file, not once per login,
+    keeps logins to a 10,000-message maildrop fast.
+    """
+
+    def __init__(self, budget: int = CACHE_BUDGET) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Path, _Entry] = {}
+        self._budget = budget
+        self._used = 0
+
+    def lookup(self, path: Path) -> tuple[Layout, bytes | None]:
+        st = path.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            entry = self._entries.get(path)
+        if entry is not None and entry.stamp == stamp:
+            return entry.layout, entry.wire
+        wire: bytes | None = None
+        if st.st_size <= SMALL:
+            data = path.read_bytes()
+            body = to_crlf(data)
+            layout = Layout(len(data), len(body), max(len(data), 1), ((0, 0),) if data else ())
+            wire = stuff(body)
+        else:
+            layout = measure(path)
+        with self._lock:
+            old = self._entries.pop(path, None)
+            if old is not None and old.wire is not None:
+                self._used -= len(old.wire)
+            if wire is not None and self._used + len(wire) > self._budget:
+                wire = None
+            if wire is not None:
+                self._used += len(wire)
+            self._entries[path] = _Entry(stamp, layout, wire)
+        return layout, wire
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            old = self._entries.pop(path, None)
+            if old is not None and old.wire is not None:
+                self._used -= len(old.wire)
+
+
+class LockTable:
+    """Exclusive maildrop locks (RFC 1939 section 8): a second session gets [IN-USE]."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: dict[str, object] = {}
+
+    def acquire(self, key: str, owner: object) -> bool:
+        with self._lock:
+            if key in self._owners:
+                return False
+            self._owners[key] = owner
+            return True
+
+    def release(self, key: str, owner: object) -> None:
+        with self._lock:
+            if self._owners.get(key) is owner:
+                del self._owners[key]
+
+    def held(self, key: str) -> bool:
+        with self._lock:
+            return key in self._owners
+
+
+def scan(root: Path) -> list[Path]:
+    """Message files of a Maildir (new/ and cur/), in name order, hidden files skipped."""
+    found: list[Path] = []
+    for sub in ("new", "cur"):
+        try:
+            with os.scandir(root / sub) as it:
+                found.extend(
+                    Path(e.path) for e in it if not e.name.startswith(".") and e.is_file()
+                )
+        except FileNotFoundError:
+            continue
+    found.sort(key=lambda p: (p.name, p.parent.name))
+    return found
+
+
+class NoSuchMessage(LookupError):
+    """The number names no message in this session."""
+
+
+class MessageDeleted(LookupError):
+    """The number names a message marked for deletion in this session."""
+
+
+class Maildrop:
+    """A session's numbered, immutable view of the Maildir plus its deletion marks."""
+
+    def __init__(
+        self, root: Path, cache: MessageCache, uidls: Callable[[Path], str] | None = None
+    ) -> None:
+        self.root = root
+        self._cache = cache
+        self.messages: list[Message] = []
+        for path in scan(root):
+            try:
+                layout, wire = cache.lookup(path)
+            except FileNotFoundError:  # removed while we looked
+                continue
+            uidl = uidls(path) if uidls is not None else default_uidl(path)
+            if not valid_uidl(uidl):
+                uidl = hashlib.sha1(uidl.encode("utf-8", "surrogateescape")).hexdigest()
+            self.messages.append(Message(path, uidl, layout, wire))
+        self.marked: set[int] = set()
+        self._list: bytes | None = None
+        self._uidl: bytes | None = None
+
+    def get(self, number: int) -> Message:
+        """The message numbered ``number`` (1-based), unless absent or marked."""
+        if not 1 <= number <= len(self.messages):
+            raise NoSuchMessage(number)
+        if number in self.marked:
+            raise MessageDeleted(number)
+        return self.messages[number - 1]
+
+    def stat(self) -> tuple[int, int]:
+        live = [m.size for n, m in enumerate(self.messages, 1) if n not in self.marked]
+        return len(live), sum(live)
+
+    def scan_listing(self) -> bytes:
+        """LIST lines for every unmarked message, built once per change of the marks."""
+        if self._list is None:
+            self._list = b"".join(
+                b"%d %d\r\n" % (n, m.size)
+                for n, m in enumerate(self.messages, 1)
+                if n not in self.marked
+            )
+        return self._list
+
+    def uidl_listing(self) -> bytes:
+        if self._uidl is None:
+            self._uidl = b"".join(
+                b"%d %s\r\n" % (n, m.uidl.encode("ascii"))
+                for n, m in enumerate(self.messages, 1)
+                if n not in self.marked
+            )
+        return self._uidl
+
+    def mark(self, number: int) -> None:
+        self.get(number)
+        self.marked.add(number)
+        self._list = self._uidl = None
+
+    def reset(self) -> None:
+        self.marked.clear()
+        self._list = self._uidl = None
+
+    def commit(self) -> tuple[list[str], list[str]]:
+        """The Update state: remove every marked file. Returns (removed, failed) UIDLs.
+
+        A file already gone counts as removed: the message is no longer in the maildrop.
+        """
+        removed: list[str] = []
+        failed: list[str] = []
+        for number in sorted(self.marked):
+            message = self.messages[number - 1]
+            try:
+                message.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                failed.append(message.uidl)
+                continue
+            self._cache.forget(message.path)
+            removed.append(message.uidl)
+        self.marked.clear()
+        return removed, failed
