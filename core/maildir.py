@@ -1,0 +1,343 @@
+"""Maildir delivery: unique names, write in ``tmp/``, make durable, rename into ``new/``.
+
+The Maildir convention (qmail's) is what lets any mail reader pick the files up while
+we write: a file appears in ``new/`` only complete, under a name nobody else can pick.
+Names come from time, pid, a counter and the host, never from a UIDL (a UIDL may hold
+``/`` or ``..``). Files are stored with LF line endings, the Unix convention.
+
+Every ``OSError`` leaves this module as :class:`core.errors.StorageError`, so the
+engine stops (and deletes nothing) instead of retrying a full or read-only disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import itertools
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from core.errors import StorageError
+
+__all__ = [
+    "Maildir",
+    "crlf_to_lf",
+    "fsync_dir",
+    "storage_error",
+    "syncfs",
+    "syncfs_available",
+]
+
+_counter = itertools.count(1)  # next() on a count is atomic under the GIL
+_COPY_CHUNK = 1 << 20
+
+
+def crlf_to_lf(data: bytes) -> bytes:
+    """Turn wire line endings into Unix ones; a bare CR stays as it is."""
+    return data.replace(b"\r\n", b"\n")
+
+
+def storage_error(action: str, path: Path | str, exc: OSError) -> StorageError:
+    """A StorageError that says what failed, where, and the system's reason."""
+    reason = exc.strerror or str(exc)
+    hint = ""
+    if exc.errno == errno.ENOSPC:
+        hint = " (the disk is full)"
+    elif exc.errno == errno.EDQUOT:
+        hint = " (the disk quota is exhausted)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = " (the location is read-only or not writable)"
+    return StorageError(f"cannot {action} {path}: {reason}{hint}")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (creations, renames) durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise storage_error("open directory", path, exc) from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise storage_error("sync directory", path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        func = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int]
+    func.restype = ctypes.c_int
+    return func
+
+
+_syncfs = _load_syncfs()
+
+
+def syncfs_available() -> bool:
+    """Whether this platform's libc offers ``syncfs`` (Linux)."""
+    return _syncfs is not None
+
+
+def syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding ``path`` (Linux ``syncfs``); False if unavailable.
+
+    One syncfs makes a whole batch of files durable for the price of one flush, where
+    an fsync per file would pay a journal commit each.
+    """
+    if _syncfs is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise storage_error("open directory", path, exc) from exc
+    try:
+        if _syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            if err == errno.ENOSYS:
+                return False
+            raise storage_error("sync the filesystem of", path, OSError(err, os.strerror(err)))
+    finally:
+        os.close(fd)
+    return True
+
+
+def _hostname() -> str:
+    # The Maildir spec: "/" and ":" would break the name, encode them as octal escapes.
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", "\\057").replace(":", "\\072")
+
+
+class Maildir:
+    """One Maildir: ``tmp/``, ``new/``, ``cur/`` (created 0700 if missing).
+
+    Not bound to a thread; the store serialises its calls.
+    """
+
+    def __init__(self, root: Path, *, create: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.tmp = self.root / "tmp"
+        self.new = self.root / "new"
+        self.cur = self.root / "cur"
+        self._host = _hostname()
+        if create:
+            for sub in (self.root, self.tmp, self.new, self.cur):
+                try:
+                    sub.mkdir(mode=0o700, parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise storage_error("create the Maildir directory", sub, exc) from exc
+        for sub in (self.tmp, self.new, self.cur):
+            if not sub.is_dir():
+                raise StorageError(f"not a Maildir (missing {sub.name}/): {self.root}")
+
+    # -- names -------------------------------------------------------------------------
+
+    def unique_name(self) -> str:
+        """``<sec>.M<usec>P<pid>Q<counter>.<host>``: unique per host, process and call."""
+        now = time.time()
+        sec = int(now)
+        usec = int((now - sec) * 1_000_000)
+        return f"{sec}.M{usec}P{os.getpid()}Q{next(_counter)}.{self._host}"
+
+    def locate(self, name: str) -> Path | None:
+        """Where a delivered file is now: ``new/name`` or ``cur/name[:2,flags]`` (readers
+        move it to ``cur/`` and append flags), else None."""
+        candidate = self.new / name
+        if candidate.exists():
+            return candidate
+        candidate = self.cur / name
+        if candidate.exists():
+            return candidate
+        try:
+            with os.scandir(self.cur) as entries:
+                for entry in entries:
+                    if entry.name.startswith((name + ":", name + "!")):
+                        return Path(entry.path)
+        except OSError as exc:
+            raise storage_error("list", self.cur, exc) from exc
+        return None
+
+    def delivered_names(self) -> set[str]:
+        """Base names (flags stripped) of every file in ``new/`` and ``cur/``."""
+        names: set[str] = set()
+        for sub in (self.new, self.cur):
+            try:
+                with os.scandir(sub) as entries:
+                    for entry in entries:
+                        names.add(entry.name.split(":", 1)[0].split("!", 1)[0])
+            except OSError as exc:
+                raise storage_error("list", sub, exc) from exc
+        return names
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _create_unique(self, flags: int, dir_fd: int) -> tuple[str, int]:
+        """Create a new file in ``tmp/`` (the directory ``dir_fd``) under a fresh name."""
+        while True:
+            name = self.unique_name()
+            try:
+                return name, os.open(name, flags, 0o600, dir_fd=dir_fd)
+            except FileExistsError:
+                continue  # the clock stepped back onto an old name: pick again
+
+    def write_tmp(self, data: bytes, *, sync: bool = True) -> str:
+        """Write ``data`` as is into a new file in ``tmp/``; return its unique name.
+
+        With ``sync`` the file is fsynced before return; without, the caller must make
+        it durable (``syncfs``) before publishing it.
+        """
+        while True:
+            name = self.unique_name()
+            path = self.tmp / name
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                continue  # clock stepped back and the counter met an old name: pick again
+            except OSError as exc:
+                raise storage_error("create", path, exc) from exc
+            break
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            _unlink_quietly(path)
+            raise storage_error("write", path, exc) from exc
+        return name
+
+    def write_many(self, payloads: Iterable[bytes], *, sync: bool) -> list[str]:
+        """Write several wire-form messages (CRLF -> LF) into ``tmp/``; return their names.
+
+        Through a directory fd, so no path is walked per file. Without ``sync`` the
+        caller makes them durable together (``syncfs``). On failure the files written
+        so far are removed.
+        """
+        try:
+            dir_fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise storage_error("open directory", self.tmp, exc) from exc
+        names: list[str] = []
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            for data in payloads:
+                name, fd = self._create_unique(flags, dir_fd)
+                names.append(name)
+                try:
+                    view = memoryview(crlf_to_lf(data))
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    if sync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            failed = self.tmp / names[-1] if names else self.tmp
+            for name in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=dir_fd)
+            raise storage_error("write", failed, exc) from exc
+        finally:
+            os.close(dir_fd)
+        return names
+
+    def copy_to_tmp(self, src: Path, *, sync: bool = True) -> str:
+        """Copy a file (another filesystem) into a new file in ``tmp/``, in constant memory."""
+        while True:
+            name = self.unique_name()
+            path = self.tmp / name
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise storage_error("create", path, exc) from exc
+            break
+        try:
+            with open(fd, "wb", closefd=True) as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out, _COPY_CHUNK)
+                out.flush()
+                if sync:
+                    os.fsync(out.fileno())
+        except OSError as exc:
+            _unlink_quietly(path)
+            raise storage_error("copy into", path, exc) from exc
+        return name
+
+    def same_filesystem(self, path: Path) -> bool:
+        """True if ``path`` can be renamed into ``new/`` (no copy needed)."""
+        try:
+            return os.stat(path).st_dev == os.stat(self.new).st_dev
+        except OSError as exc:
+            raise storage_error("inspect", path, exc) from exc
+
+    def publish(self, name: str, source: Path | None = None) -> Path:
+        """Rename ``tmp/name`` (or ``source``) to ``new/name``; the caller fsyncs ``new/``.
+
+        Rename, not link+unlink: one system call, and it works where hard links do not;
+        names are unique, so nothing is overwritten.
+        """
+        src = source if source is not None else self.tmp / name
+        dst = self.new / name
+        try:
+            os.rename(src, dst)
+        except OSError as exc:
+            raise storage_error("move into the Maildir", dst, exc) from exc
+        return dst
+
+    def publish_many(self, names: list[str]) -> list[Path]:
+        """Rename many ``tmp/`` files into ``new/`` with directory fds (no path walks)."""
+        try:
+            tmp_fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise storage_error("open directory", self.tmp, exc) from exc
+        try:
+            try:
+                new_fd = os.open(self.new, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as exc:
+                raise storage_error("open directory", self.new, exc) from exc
+            try:
+                for name in names:
+                    try:
+                        os.rename(name, name, src_dir_fd=tmp_fd, dst_dir_fd=new_fd)
+                    except OSError as exc:
+                        raise storage_error("move into the Maildir", self.new / name, exc) from exc
+            finally:
+                os.close(new_fd)
+        finally:
+            os.close(tmp_fd)
+        return [self.new / name for name in names]
+
+    def sync_new(self) -> None:
+        """fsync ``new/`` so the renames into it survive a power cut."""
+        fsync_dir(self.new)
+
+    def deliver(self, wire: bytes) -> Path:
+        """Deliver one whole message given in wire form (CRLF -> LF); durable on return."""
+        name = self.write_tmp(crlf_to_lf(wire), sync=True)
+        path = self.publish(name)
+        self.sync_new()
+        return path
+
+    def remove_tmp(self, name: str) -> None:
+        """Drop a ``tmp/`` file that will not be published (best effort)."""
+        _unlink_quietly(self.tmp / name)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
