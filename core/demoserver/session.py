@@ -321,7 +321,7 @@ class Session:
             self._multiline("Mechanisms", b"".join(m.encode() + b"\r\n" for m in self._mechs()))
             return
         mech = args[0].upper()
-        if len(args) > 2 or mech not in self._mechs():
+        if len(args) > 2 or mech not in auth.MECHANISMS:
             self._err("Unsupported mechanism" if len(args) <= 2 else "Noise after mechanism")
             return
         if mech in auth.PLAINTEXT_MECHANISMS and self._plaintext_refused():

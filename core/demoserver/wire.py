@@ -126,6 +126,7 @@ def top_chunks(chunks: Iterable[bytes], lines: int) -> Iterator[bytes]:
     tail = CRLF  # so a message that opens with a blank line has an empty header
     in_header = True
     remaining = lines
+    cr_pending = False
     for chunk in chunks:
         start = 0
         if in_header:
@@ -142,6 +143,9 @@ def top_chunks(chunks: Iterable[bytes], lines: int) -> Iterator[bytes]:
                     yield chunk[:start]
                 return
         pos = start
+        if cr_pending and chunk[start : start + 1] == b"\n":  # a CRLF split between chunks
+            pos += 1
+            remaining -= 1
         while remaining:
             found = chunk.find(CRLF, pos)
             if found < 0:
@@ -151,6 +155,7 @@ def top_chunks(chunks: Iterable[bytes], lines: int) -> Iterator[bytes]:
         if remaining == 0:
             yield chunk[:pos]
             return
+        cr_pending = chunk.endswith(b"\r")
         yield chunk
 
 
