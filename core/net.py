@@ -203,21 +203,21 @@ class Transport:
         """Up to ``bufsize`` bytes; ``b""`` on EOF. ReadTimeout / ConnectionLost otherwise."""
         try:
             return self._sock.recv(bufsize)
-        except Exception as exc:
+        except OSError as exc:
             raise self._translate(exc, "receiving") from exc
 
     def recv_into(self, buf: memoryview) -> int:
         """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""
         try:
             return self._sock.recv_into(buf)
-        except Exception as exc:
+        except OSError as exc:
             raise self._translate(exc, "receiving") from exc
 
     def sendall(self, data: bytes) -> None:
         """Send everything or raise ConnectionLost (a send timeout counts as a lost link)."""
         try:
             self._sock.sendall(data)
-        except Exception as exc:
+        except OSError as exc:
             raise self._translate(exc, "sending") from exc
 
     def set_timeout(self, seconds: float) -> None:
@@ -227,15 +227,14 @@ class Transport:
     def fileno(self) -> int:
         return self._sock.fileno()
 
-    def _translate(self, exc: Exception, doing: str) -> Exception:
+    def _translate(self, exc: OSError, doing: str) -> ConnectionLost:
+        """OSError (timeouts, resets, TLS record errors: SSLError is one) -> our two kinds."""
         where = f"{self.peer[0]}:{self.peer[1]}" if self.peer else "the server"
         if isinstance(exc, TimeoutError):
             if doing != "sending":
                 return ReadTimeout(f"no data from {where} within {self._sock.gettimeout()} s")
             return ConnectionLost(f"{where} stopped accepting data (send timed out)")
-        if isinstance(exc, (OSError, ssl.SSLError)):  # SSLError is an OSError; explicit for readers
-            return ConnectionLost(f"connection to {where} lost while {doing}: {exc}")
-        return exc  # a programming error (TypeError ...): let it through unchanged
+        return ConnectionLost(f"connection to {where} lost while {doing}: {exc}")
 
     # -- TLS -------------------------------------------------------------------------------
 
@@ -259,6 +258,8 @@ class Transport:
         failures (no common protocol, plaintext on a TLS port), ReadTimeout/ConnectionLost.
         On any failure the socket is closed.
         """
+        if self.secure:
+            raise SecurityError("TLS is already active on this connection")
         ctx = _verifying_context(policy)
         raw = self._sock
         try:
@@ -281,7 +282,7 @@ class Transport:
             raise CertificateError(certificate_info(refused, reason)) from exc
         except (TimeoutError, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
             self.close()
-            raise self._translate(exc, "negotiating TLS") from exc
+            raise self._translate(exc, "negotiating TLS") from exc  # a passing failure: retry
         except ssl.SSLError as exc:
             self.close()
             raise SecurityError(f"TLS handshake with {host} failed: {exc.reason or exc}") from exc

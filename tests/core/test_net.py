@@ -290,6 +290,8 @@ def test_stls_upgrade(serve, server_ctx, certs) -> None:
         assert _recv_exactly(t, len(reply)) == reply
         t.start_tls("localhost", policy)
         assert t.secure and t.peer_sha256 == certs.sha256
+        with pytest.raises(SecurityError, match="already"):
+            t.start_tls("localhost", policy)
         t.sendall(b"CAPA\r\n")
         assert _recv_exactly(t, 6) == b"CAPA\r\n"
 
