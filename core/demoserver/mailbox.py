@@ -131,9 +131,7 @@ def scan(root: Path) -> list[Path]:
     for sub in ("new", "cur"):
         try:
             with os.scandir(root / sub) as it:
-                found.extend(
-                    Path(e.path) for e in it if not e.name.startswith(".") and e.is_file()
-                )
+                found.extend(Path(e.path) for e in it if not e.name.startswith(".") and e.is_file())
         except FileNotFoundError:
             continue
     found.sort(key=lambda p: (p.name, p.parent.name))

@@ -107,7 +107,7 @@ class DemoServer:
             return self.address
         self._shared.stop.clear()
         listener = socket.create_server((self._host, self._port), backlog=128)
-        listener.settimeout(0.1)  # so the accept loop notices stop()
+        listener.settimeout(0.5)  # a fallback: stop() wakes accept() by shutdown
         self._listener = listener
         self._acceptor = threading.Thread(
             target=self._accept_loop, name="demoserver-accept", daemon=True
@@ -129,6 +129,9 @@ class DemoServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listener and every connection (nothing is deleted); wait for threads."""
         self._shared.stop.set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
         if self._acceptor is not None and self._acceptor is not threading.current_thread():
             self._acceptor.join(timeout)
         self._acceptor = None

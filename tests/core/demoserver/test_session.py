@@ -146,7 +146,9 @@ def test_top_stuffs_and_zero_lines(raw: Callable[[], Raw]) -> None:
     assert client.line().startswith(b"+OK")
     assert client.body() == b"From: a@example\r\nSubject: one\r\n\r\n"
     assert client.line().startswith(b"+OK")
-    assert client.body() == b"From: a@example\r\nSubject: one\r\n\r\nHello\r\n..leading dot\r\n...two\r\n"
+    assert client.body() == (
+        b"From: a@example\r\nSubject: one\r\n\r\nHello\r\n..leading dot\r\n...two\r\n"
+    )
     assert client.line().startswith(b"+OK")
     assert client.body() == crlf(MSG_B)
 
@@ -294,7 +296,9 @@ def test_without_ext_retr_an_offset_is_noise(
     client.close()
 
 
-def test_message_without_final_newline(tmp_path: Path, make_server: Callable[..., DemoServer]) -> None:
+def test_message_without_final_newline(
+    tmp_path: Path, make_server: Callable[..., DemoServer]
+) -> None:
     server = make_server(write_maildir(tmp_path / "md", {"x": b"S: 1\n\nno end", "y": b""}))
     client = Raw.connect(server.address)
     client.login()
@@ -308,7 +312,9 @@ def test_message_without_final_newline(tmp_path: Path, make_server: Callable[...
     client.close()
 
 
-def test_uidls_override_with_slashes(tmp_path: Path, make_server: Callable[..., DemoServer]) -> None:
+def test_uidls_override_with_slashes(
+    tmp_path: Path, make_server: Callable[..., DemoServer]
+) -> None:
     root = write_maildir(tmp_path / "md", {"1": b"a\n", "2": b"b\n"})
     server = make_server(root, uidls=lambda p: {"1": "../../x", "2": "a/b"}[p.name])
     client = logged_in(server)

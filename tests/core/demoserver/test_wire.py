@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_crlf_chunks_equal_slices_at_every_offset(
 def test_stuffer_is_chunking_independent(rest: bytes, cuts: list[int]) -> None:
     bounds = sorted({c for c in cuts if c <= len(rest)} | {0, len(rest)})
     stuffer = Stuffer()
-    out = b"".join(stuffer.feed(rest[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+    out = b"".join(stuffer.feed(rest[a:b]) for a, b in itertools.pairwise(bounds))
     assert out == reference_stuff(rest)
     terminator = stuffer.end()
     wire = b"+OK\r\n" + out + terminator
