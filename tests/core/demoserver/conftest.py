@@ -95,12 +95,21 @@ class Raw:
         return line
 
     def body(self) -> bytes:
-        """The raw (still stuffed) multi-line payload up to and without the terminator."""
-        self.buf = b"\r\n" + self.buf  # the status line's CRLF opens the body
-        while b"\r\n.\r\n" not in self.buf:
-            self._fill()
-        body, _, self.buf = self.buf.partition(b"\r\n.\r\n")
-        return body[2:] + b"\r\n" if body else b""
+        """The raw (still stuffed) multi-line payload up to and without the terminator.
+
+        On EOF before the terminator, ``buf`` keeps the partial payload and EOFError rises.
+        """
+        buf = b"\r\n" + self.buf  # the status line's CRLF opens the body
+        searched = 0
+        while (end := buf.find(b"\r\n.\r\n", searched)) < 0:
+            searched = max(0, len(buf) - 4)
+            data = self.sock.recv(1 << 20)
+            if not data:
+                self.buf = buf[2:]
+                raise EOFError("connection closed inside a multi-line reply")
+            buf += data
+        self.buf = buf[end + 5 :]
+        return buf[2:end] + b"\r\n" if end else b""
 
     def read_to_eof(self) -> bytes:
         try:
