@@ -1,0 +1,269 @@
+"""The headless command line: ``popfetch fetch`` and ``popfetch demo-server``. No Qt here.
+
+Exit status of ``fetch``: 0 all done, 1 some messages failed, 2 usage, connection or
+authentication error. It ends with one summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import __version__
+from core.accounts import Account
+from core.errors import KeychainUnavailable
+from core.events import (
+    CommitFinished,
+    ConnectionChanged,
+    ConnectionState,
+    ErrorOccurred,
+    Event,
+    MessageState,
+    MessageStateChanged,
+    Progress,
+)
+from core.net import Security
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="popfetch", description="POP3 mail fetcher")
+    parser.add_argument("--version", action="version", version=f"popfetch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fetch = sub.add_parser("fetch", help="download new mail into a Maildir, headless")
+    fetch.add_argument("--host", required=True)
+    fetch.add_argument("--port", type=int)
+    fetch.add_argument(
+        "--security", choices=[s.value for s in Security], default=Security.TLS.value
+    )
+    fetch.add_argument("--user", required=True)
+    fetch.add_argument("--maildir", required=True, type=Path)
+    fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
+    fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
+    fetch.add_argument("--password-command", help="command whose first output line is the password")
+    fetch.add_argument("--auth", default="auto",
+                       choices=["auto", "user", "apop", "plain", "login", "cram-md5"])
+    fetch.add_argument("--allow-plaintext", action="store_true",
+                       help="allow USER/PASS or AUTH PLAIN without TLS")
+    keep = fetch.add_mutually_exclusive_group()
+    keep.add_argument("--keep", action="store_true", help="leave mail on the server (default)")
+    keep.add_argument("--delete", action="store_true",
+                      help="delete what is stored, committed with QUIT")
+    fetch.add_argument("--state-dir", type=Path)
+    fetch.add_argument("--max-retries", type=int, default=5,
+                       help="give up after this many failures in a row")
+    fetch.add_argument("--retry-delay", type=float, default=1.0,
+                       help="first reconnect delay in seconds (doubles, with jitter)")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
+    fetch.add_argument("--quiet", "-q", action="store_true")
+
+    demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
+    demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--maildir", required=True, type=Path)
+    demo.add_argument("--rate", type=float, help="throttle to this many bytes/s per connection")
+    demo.add_argument("--no-ext-retr", action="store_true", help="do not offer RETR offsets")
+    demo.add_argument("--user", default="demo")
+    demo.add_argument("--password", default="demo")
+    demo.add_argument("--sample", action="store_true",
+                      help="fill an empty Maildir with the demo mailbox first")
+    return parser
+
+
+def resolve_password(account: Account, command: str | None) -> str:
+    """--password-command, POPFETCH_PASSWORD, the keychain, a terminal prompt: first wins."""
+    if command:
+        try:
+            out = subprocess.run(
+                shlex.split(command), capture_output=True, text=True, timeout=60, check=True
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise UsageError(f"--password-command failed: {exc}") from None
+        return out.splitlines()[0] if out else ""
+    env = os.environ.get("POPFETCH_PASSWORD")
+    if env is not None:
+        return env
+    try:
+        from core.keychain import Keychain
+
+        stored = Keychain().get(account.key)
+        if stored is not None:
+            return stored
+    except KeychainUnavailable:
+        pass
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Password for {account.key}: ")
+    raise UsageError(
+        f"no password for {account.key}: use --password-command, POPFETCH_PASSWORD, "
+        "or save it in the keychain with the app"
+    )
+
+
+class _Reporter:
+    """Prints progress on a terminal and one line per problem; counts for the summary."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.failed: dict[str, str] = {}
+        self.commit: CommitFinished | None = None
+        self.fatal: ErrorOccurred | None = None
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        out = sys.stderr
+        if isinstance(event, Progress):
+            if self.tty and not self.quiet and event.total:
+                pct = 100 * event.received / event.total
+                rate = event.rate / 1e6
+                out.write(f"\r  {event.uidl[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
+                out.flush()
+        elif isinstance(event, MessageStateChanged):
+            if event.state is MessageState.FAILED:
+                self.failed[event.uidl] = event.detail
+                out.write(f"\npopfetch: {event.uidl}: {event.detail}\n")
+            elif event.state is MessageState.STORED:
+                self.failed.pop(event.uidl, None)
+                if self.tty and not self.quiet:
+                    out.write(f"\r  {event.uidl[:30]:30} stored{' ' * 20}\n")
+        elif isinstance(event, ErrorOccurred):
+            if event.fatal:
+                self.fatal = event
+            if not self.quiet or event.fatal:
+                out.write(f"popfetch: {event.message}\n")
+        elif isinstance(event, ConnectionChanged):
+            if event.state is ConnectionState.RECONNECTING and not self.quiet:
+                out.write(
+                    f"popfetch: reconnecting in {event.retry_in:.1f} s (attempt {event.attempt})\n"
+                )
+        elif isinstance(event, CommitFinished):
+            self.commit = event
+            self.done.set()
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from core.engine import Engine, RetryPolicy
+    from core.store import Store
+
+    security = Security(args.security)
+    port = args.port or (995 if security is Security.TLS else 110)
+    account = Account(
+        host=args.host, port=port, security=security, user=args.user,
+        maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+        allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
+    )
+    password = resolve_password(account, args.password_command)
+    state_dir = args.state_dir or account.state_dir()
+    store = Store(args.maildir, state_dir)
+    reporter = _Reporter(args.quiet)
+    engine = Engine(
+        account,
+        password=lambda: password,
+        listener=reporter,
+        store=store,
+        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
+        auto_download=True,
+        delete_after_fetch=args.delete,
+        read_timeout=args.timeout,
+        transcript=False,
+    )
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        interrupted.set()
+        engine.shutdown(timeout=0)
+
+    old = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        engine.start()
+        engine.wait_idle()
+        if args.delete and reporter.fatal is None and not interrupted.is_set():
+            engine.commit()
+            while not reporter.done.wait(0.2):
+                if reporter.fatal is not None or interrupted.is_set():
+                    break
+    finally:
+        engine.shutdown(timeout=10)
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
+    s = engine.stats
+    deleted = reporter.commit.deleted if reporter.commit else frozenset()
+    print(
+        f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
+        f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
+        + (f", {s.reconnects} reconnects" if s.reconnects else "")
+        + (f", {s.received_bytes - s.fetched_bytes} octets sent again"
+           if s.received_bytes > s.fetched_bytes else "")
+    )
+    if reporter.fatal is not None or interrupted.is_set():
+        return EXIT_ERROR
+    if args.delete and (reporter.commit is None or not reporter.commit.ok):
+        return EXIT_ERROR
+    return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
+
+
+def _demo_server(args: argparse.Namespace) -> int:
+    from core.demoserver import DemoServer
+    from core.demoserver.sample import make_demo_mailbox
+
+    if args.sample:
+        make_demo_mailbox(args.maildir)
+    server = DemoServer(
+        args.maildir,
+        host=args.host,
+        port=args.port,
+        users={args.user: args.password},
+        ext_retr=not args.no_ext_retr,
+        rate=args.rate,
+    )
+    host, port = server.start()
+    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
+    try:
+        if args.command == "fetch":
+            return _fetch(args)
+        return _demo_server(args)
+    except UsageError as exc:
+        print(f"popfetch: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

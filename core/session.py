@@ -1,0 +1,494 @@
+"""One blocking POP3 session over a Transport, driving the sans-IO protocol.
+
+The session knows commands and replies; it knows nothing of UIDL bookkeeping, retries or
+the store (that is the engine's job). Every wait is bounded: a read that sees no byte for
+``read_timeout`` seconds is a dead link (ReadTimeout), and a transfer can be interrupted
+between chunks by a ``check`` callback, so pausing takes effect within ``poll`` seconds.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from core import protocol
+from core.errors import (
+    AuthenticationError,
+    BodyOverrun,
+    ConnectionLost,
+    LocalProtocolError,
+    LoginDelay,
+    NoSuchMessage,
+    OffsetOverrun,
+    ReadTimeout,
+    RemoteProtocolError,
+    SecurityError,
+    ServerError,
+)
+from core.net import Security, TlsPolicy, Transport, connect
+from core.protocol import Body, Command, End, Greeting, Status
+
+Transcript = Callable[[bool, str], None]
+Sink = Callable[[bytes], None]
+
+_AUTH_VERBS = frozenset({"USER", "PASS", "APOP", "AUTH"})
+DEFAULT_LOGIN_DELAY = 60.0
+PIPELINE_WINDOW = 256  # commands in flight at once: bounds our send buffer and the server's
+SMALL_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def body_margin(size: int) -> int:
+    """How far a body may run past its LIST size before we call it an overrun (rule 11, 13)."""
+    return max(4096, size // 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    sender: str
+    subject: str
+    date: str
+
+
+@dataclass
+class ServerInfo:
+    greeting: str = ""
+    timestamp: str | None = None
+    capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    secure: bool = False
+
+    @property
+    def ext_retr(self) -> bool:
+        return "EXT-RETR" in self.capabilities
+
+    @property
+    def pipelining(self) -> bool:
+        return "PIPELINING" in self.capabilities
+
+    @property
+    def sasl(self) -> tuple[str, ...]:
+        return tuple(m.upper() for m in self.capabilities.get("SASL", ()))
+
+    @property
+    def login_delay(self) -> float | None:
+        args = self.capabilities.get("LOGIN-DELAY")
+        if not args:
+            return None
+        try:
+            return float(args[0])
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        """One line for a "Test connection" dialog and the log."""
+        caps = " ".join(sorted(self.capabilities)) or "(no CAPA)"
+        return f"{'TLS' if self.secure else 'plaintext'}; {caps}"
+
+
+def _error(command: Command, status: Status, login_delay: float | None) -> ServerError:
+    code = status.code.upper() if status.code else None
+    verb = command.verb
+    if code == "LOGIN-DELAY":
+        return LoginDelay(verb, status.text, login_delay or DEFAULT_LOGIN_DELAY)
+    if code == "OFFSET-OVERRUN":
+        return OffsetOverrun(verb, status.text, code)
+    if code == "NON-EXISTENT":
+        return NoSuchMessage(verb, status.text, code)
+    if code in {"IN-USE", "SYS/TEMP", "SYS/PERM"}:
+        return ServerError(verb, status.text, code)
+    if code == "AUTH" or verb in _AUTH_VERBS:
+        return AuthenticationError(verb, status.text, code)
+    return ServerError(verb, status.text, code)
+
+
+class Session:
+    """A POP3 connection from greeting to QUIT. Not thread-safe: one worker thread owns it."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        transcript: Transcript | None = None,
+        read_timeout: float = 60.0,
+        poll: float = 0.5,
+        bufsize: int = 256 * 1024,
+    ) -> None:
+        self._transport = transport
+        self._conn = protocol.ClientConnection()
+        self._log = transcript
+        self._read_timeout = read_timeout
+        self._poll = min(poll, read_timeout)
+        self._bufsize = bufsize
+        self.info = ServerInfo(secure=transport.secure)
+        self._transport.set_timeout(self._poll)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _note(self, sent: bool, text: str) -> None:
+        if self._log is not None:
+            self._log(sent, text)
+
+    def _send(self, commands: Sequence[Command]) -> None:
+        wire = b"".join(self._conn.send(c) for c in commands)
+        for c in commands:
+            self._note(True, _redact(c))
+        self._transport.sendall(wire)
+
+    def _fill(self, check: Callable[[], None] | None) -> None:
+        waited = 0.0
+        while True:
+            if check is not None:
+                check()
+            try:
+                data = self._transport.recv(self._bufsize)
+            except ReadTimeout:
+                waited += self._poll
+                if waited >= self._read_timeout:
+                    raise ReadTimeout(
+                        f"no data from the server for {self._read_timeout:.0f} s"
+                    ) from None
+                continue
+            self._conn.receive_data(data)
+            if not data:
+                raise ConnectionLost("the server closed the connection")
+            return
+
+    def _event(self, check: Callable[[], None] | None = None) -> object:
+        while True:
+            event = self._conn.next_event()
+            if event is not protocol.NEED_DATA:
+                return event
+            self._fill(check)
+
+    def _status(self, command: Command) -> Status:
+        event = self._event()
+        if not isinstance(event, Status):
+            raise RemoteProtocolError(f"expected a status line for {command.verb}, got {event!r}")
+        self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+        return event
+
+    def _ok(self, command: Command) -> Status:
+        status = self._status(command)
+        if not status.ok:
+            raise _error(command, status, self.info.login_delay)
+        return status
+
+    def _simple(self, verb: str, *args: str) -> Status:
+        command = Command(verb, tuple(args))
+        self._send([command])
+        return self._ok(command)
+
+    def _collect(self, command: Command, limit: int) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            event = self._event()
+            if isinstance(event, End):
+                return b"".join(parts)
+            if not isinstance(event, Body):
+                raise RemoteProtocolError(f"unexpected {event!r} in the reply to {command.verb}")
+            total += len(event.data)
+            if total > limit:
+                raise BodyOverrun(f"reply to {command.verb} exceeds {limit} octets")
+            parts.append(event.data)
+
+    def _multi(self, verb: str, *args: str, limit: int = 64 * 1024 * 1024) -> bytes:
+        command = Command(verb, tuple(args))
+        self._send([command])
+        self._ok(command)
+        return self._collect(command, limit)
+
+    # -- AUTHORIZATION ----------------------------------------------------------------
+
+    def greet(self) -> Greeting:
+        event = self._event()
+        if not isinstance(event, Greeting):
+            raise RemoteProtocolError(f"expected a greeting, got {event!r}")
+        self._note(False, f"{'+OK' if event.ok else '-ERR'} {event.text}")
+        if not event.ok:
+            raise ServerError("greeting", event.text)
+        self.info.greeting = event.text
+        self.info.timestamp = event.timestamp
+        return event
+
+    def capa(self) -> dict[str, tuple[str, ...]]:
+        """CAPA, or an empty dict for an RFC 1939-only server that answers -ERR."""
+        command = Command("CAPA")
+        self._send([command])
+        status = self._status(command)
+        if not status.ok:
+            self.info.capabilities = {}
+            return {}
+        self.info.capabilities = protocol.parse_capa(self._collect(command, 64 * 1024))
+        return self.info.capabilities
+
+    def starttls(self, host: str, policy: TlsPolicy) -> None:
+        if "STLS" not in self.info.capabilities:
+            raise SecurityError(
+                f"{host} does not offer STARTTLS (STLS); choose SSL/TLS or allow plaintext"
+            )
+        self._simple("STLS")
+        if self._conn.buffered:
+            # Plaintext bytes after +OK would be read as if they came over TLS (injection).
+            raise RemoteProtocolError("the server sent data after accepting STLS")
+        self._transport.start_tls(host, policy)
+        self.info.secure = True
+        self.capa()  # RFC 2595: capabilities may differ after TLS; forget the old ones
+
+    def login(
+        self, user: str, password: str, *, method: str = "auto", allow_plaintext: bool = False
+    ) -> str:
+        """Authenticate; returns the method used. Refuses to send a password in the clear."""
+        method = self._choose(method, allow_plaintext)
+        if method == "apop":
+            if not self.info.timestamp:
+                raise SecurityError("the server offers no APOP timestamp")
+            digest = protocol.apop_digest(self.info.timestamp, password)
+            self._simple("APOP", user, digest)
+        elif method == "cram-md5":
+            command = Command("AUTH", ("CRAM-MD5",))
+            self._send([command])
+            challenge = self._continuation(command)
+            self._auth_line(command, protocol.cram_md5_response(user, password, challenge))
+        elif method == "plain":
+            command = Command("AUTH", ("PLAIN",))
+            self._send([command])
+            self._continuation(command)
+            self._auth_line(command, protocol.plain_initial_response(user, password))
+        elif method == "login":
+            command = Command("AUTH", ("LOGIN",))
+            self._send([command])
+            self._continuation(command)
+            wire = self._conn.send_auth_line(_b64(user))
+            self._note(True, "<user name>")
+            self._transport.sendall(wire)
+            self._continuation(command)
+            self._auth_line(command, _b64(password))
+        else:
+            self._simple("USER", user)
+            self._simple("PASS", password)
+        return method
+
+    def _choose(self, method: str, allow_plaintext: bool) -> str:
+        secure = self.info.secure
+        sasl = self.info.sasl
+        if method == "auto":
+            if secure or allow_plaintext:
+                if "PLAIN" in sasl:
+                    return "plain"
+                return "user"
+            if self.info.timestamp:
+                return "apop"
+            if "CRAM-MD5" in sasl:
+                return "cram-md5"
+            raise SecurityError(
+                "the connection is not encrypted and the server offers no login that hides "
+                "the password (APOP, CRAM-MD5); use TLS or allow plaintext for this account"
+            )
+        if method in {"user", "plain", "login"} and not (secure or allow_plaintext):
+            raise SecurityError(
+                f"refusing to send the password in the clear ({method.upper()} without TLS)"
+            )
+        return method
+
+    def _continuation(self, command: Command) -> str:
+        event = self._event()
+        if isinstance(event, protocol.Continuation):
+            self._note(False, "+ <challenge>")
+            return event.text
+        if isinstance(event, Status):
+            self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+            raise _error(command, event, self.info.login_delay)
+        raise RemoteProtocolError(f"unexpected {event!r} during AUTH")
+
+    def _auth_line(self, command: Command, line: str) -> None:
+        wire = self._conn.send_auth_line(line)
+        self._note(True, "<credentials>")
+        self._transport.sendall(wire)
+        self._ok(command)
+
+    # -- TRANSACTION ------------------------------------------------------------------
+
+    def stat(self) -> tuple[int, int]:
+        return protocol.parse_stat(self._simple("STAT").text)
+
+    def list_sizes(self) -> dict[int, int]:
+        return dict(protocol.parse_scan_listing(self._multi("LIST")))
+
+    def uidls(self) -> dict[int, str]:
+        """Message number -> UIDL; empty when the server has no UIDL command."""
+        command = Command("UIDL")
+        self._send([command])
+        status = self._status(command)
+        if not status.ok:
+            return {}
+        return dict(protocol.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
+
+    def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
+        """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""
+        out: dict[int, bytes] = {}
+        for number, ok, data in self._pipelined("TOP", numbers, (str(lines),), 1024 * 1024):
+            if ok:
+                out[number] = data
+        return out
+
+    def retr(
+        self,
+        number: int,
+        sink: Sink,
+        *,
+        offset: int = 0,
+        size: int | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> int:
+        """Stream message ``number`` (from ``offset``) into ``sink``; returns octets received.
+
+        The body is bounded by the LIST ``size``: running past it by more than the margin
+        is a BodyOverrun (the connection must then be closed: the reply is not finished).
+        """
+        if offset and not self.info.ext_retr:
+            raise LocalProtocolError("RETR with an offset needs the EXT-RETR capability")
+        args = (str(number), str(offset)) if offset else (str(number),)
+        command = Command("RETR", args)
+        self._send([command])
+        self._ok(command)
+        limit = None if size is None else max(size - offset, 0) + body_margin(size)
+        received = 0
+        while True:
+            event = self._event(check)
+            if isinstance(event, Body):
+                received += len(event.data)
+                if limit is not None and received > limit:
+                    raise BodyOverrun(
+                        f"message {number} runs past its LIST size ({size} octets) "
+                        f"by more than {body_margin(size or 0)} octets"
+                    )
+                sink(event.data)
+            elif isinstance(event, End):
+                return received
+            else:
+                raise RemoteProtocolError(f"unexpected {event!r} in RETR {number}")
+
+    def retr_small(
+        self, sizes: Sequence[tuple[int, int]]
+    ) -> Iterable[tuple[int, bool, bytes]]:
+        """Pipelined RETR of small messages, yielding (number, ok, wire body) in order."""
+        limit = max(s for _, s in sizes) + body_margin(0) * 4
+        yield from self._pipelined("RETR", (n for n, _ in sizes), (), limit)
+
+    def _pipelined(
+        self, verb: str, numbers: Iterable[int], extra: tuple[str, ...], limit: int
+    ) -> Iterable[tuple[int, bool, bytes]]:
+        window = PIPELINE_WINDOW if self.info.pipelining else 1
+        pending: list[tuple[int, Command]] = []
+        queue = list(numbers)
+        index = 0
+        while index < len(queue) or pending:
+            batch: list[Command] = []
+            while index < len(queue) and len(pending) + len(batch) < window:
+                command = Command(verb, (str(queue[index]), *extra))
+                pending.append((queue[index], command))
+                batch.append(command)
+                index += 1
+            if batch:
+                self._send(batch)
+            number, command = pending.pop(0)
+            status = self._status(command)
+            if not status.ok:
+                yield number, False, status.text.encode()
+                continue
+            yield number, True, self._collect(command, limit)
+
+    def dele(self, numbers: Iterable[int]) -> list[int]:
+        """DELE each (pipelined); returns the numbers the server refused."""
+        refused: list[int] = []
+        commands = [Command("DELE", (str(n),)) for n in numbers]
+        window = PIPELINE_WINDOW if self.info.pipelining else 1
+        for start in range(0, len(commands), window):
+            batch = commands[start : start + window]
+            self._send(batch)
+            for command in batch:
+                if not self._status(command).ok:
+                    refused.append(int(command.args[0]))
+        return refused
+
+    def rset(self) -> None:
+        self._simple("RSET")
+
+    def noop(self) -> None:
+        self._simple("NOOP")
+
+    def quit(self) -> tuple[bool, str]:
+        """QUIT: from TRANSACTION this enters UPDATE, where the server removes marked mail."""
+        command = Command("QUIT")
+        self._send([command])
+        status = self._status(command)
+        self.close()
+        return status.ok, status.text
+
+    def close(self) -> None:
+        """Drop the connection without QUIT: the server deletes nothing."""
+        self._transport.close()
+
+
+def _code(status: Status) -> str:
+    return f"[{status.code}] " if status.code else ""
+
+
+def _redact(command: Command) -> str:
+    if command.verb == "PASS":
+        return "PASS ********"
+    if command.verb == "APOP":
+        return f"APOP {command.args[0]} ********"
+    if command.verb == "AUTH" and len(command.args) > 1:
+        return f"AUTH {command.args[0]} ********"
+    return " ".join((command.verb, *command.args))
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def parse_headers(data: bytes) -> Headers:
+    """From / Subject / Date for the list; tolerant of broken encodings (they are only shown)."""
+    parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+    try:
+        message = parser.parsebytes(data)
+
+        def get(name: str) -> str:
+            try:
+                value = message.get(name)
+            except (ValueError, IndexError, AttributeError):
+                value = None
+            return " ".join(str(value).split()) if value is not None else ""
+
+        return Headers(get("From"), get("Subject"), get("Date"))
+    except Exception:
+        return Headers("", "", "")
+
+
+def open_session(
+    host: str,
+    port: int,
+    security: Security,
+    policy: TlsPolicy,
+    *,
+    transcript: Transcript | None = None,
+    connect_timeout: float = 30.0,
+    read_timeout: float = 60.0,
+) -> Session:
+    """Connect, greet, CAPA, and upgrade with STLS when asked: ready for login()."""
+    transport = connect(host, port, security, policy, timeout=connect_timeout)
+    try:
+        session = Session(transport, transcript=transcript, read_timeout=read_timeout)
+        session.greet()
+        session.capa()
+        if security is Security.STARTTLS:
+            session.starttls(host, policy)
+        return session
+    except BaseException:
+        transport.close()
+        raise
