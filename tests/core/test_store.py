@@ -1,0 +1,676 @@
+"""core.store: partial downloads (CRLF->LF on the fly, checkpoints, resume, verified
+restart), size checks, delivery with crash reconciliation, batches, errors."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import mailbox
+import os
+import time
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core import store as store_mod
+from core.errors import MessageIntegrityError, StorageError
+from core.maildir import Maildir
+from core.state import AccountState
+from core.store import PartialDownload, Store
+from tests.core.test_maildir import read_only
+
+MESSAGE = (
+    b"Return-Path: <a@example.org>\r\n"
+    b"Subject: resume me\r\n"
+    b"\r\n"
+    b"line one\r\n"
+    b".starts with a dot\r\n"
+    b"bare\rCR and bare\nLF\r\n"
+    b"\r\n"
+    b"last line\r\n"
+)
+LF = MESSAGE.replace(b"\r\n", b"\n")
+
+
+class Crash(BaseException):
+    """Stands for the process dying at that point (not caught by `except Exception`)."""
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> tuple[Path, Path]:
+    return tmp_path / "Mail", tmp_path / "state"
+
+
+@pytest.fixture
+def store(paths: tuple[Path, Path]) -> Iterator[Store]:
+    s = Store(*paths)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    base = tmp_path_factory.mktemp("shared")
+    s = Store(base / "Mail", base / "state")
+    yield s
+    s.close()
+
+
+_uidls = itertools.count()
+
+
+def reopen(s: Store) -> Store:
+    s.close()
+    return Store(s.maildir.root, s.state_dir)
+
+
+def write_in_chunks(p: PartialDownload, data: bytes, size: int) -> None:
+    for i in range(0, len(data), size):
+        p.write(data[i : i + size])
+
+
+def new_files(s: Store) -> list[Path]:
+    return sorted(s.maildir.new.iterdir()) + sorted(s.maildir.cur.iterdir())
+
+
+# -- receiving ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 1 << 16])
+def test_a_message_in_any_chunking_is_stored_with_lf_endings(store: Store, chunk: int) -> None:
+    p = store.begin("u1", len(MESSAGE))
+    assert not p.resumed and p.wire_offset == 0
+    write_in_chunks(p, MESSAGE, chunk)
+    path = store.complete(p, exact=True)
+    assert path.parent == store.maildir.new
+    assert path.read_bytes() == LF
+    assert store.is_stored("u1") and store.stored_uidls() == {"u1"}
+    assert store.stored_path("u1") == path
+    assert not p.path.exists()  # the partial file became the Maildir file
+    assert store.state.partial("u1") is None
+
+
+def test_a_cr_at_a_chunk_end_is_held_until_the_next_octet(store: Store) -> None:
+    p = store.begin("u", 7)
+    p.write(b"A\r")
+    assert (p.wire_offset, p.file_len) == (1, 1)  # the CR is not accounted for yet
+    p.write(b"\nB\r")
+    assert (p.wire_offset, p.file_len) == (4, 3)  # "A\r\nB" -> "A\nB"
+    p.write(b"\r")  # a run of CRs is held whole: the offset never follows a CR
+    assert (p.wire_offset, p.file_len) == (4, 3)
+    p.write(b"\n")  # the first CR was bare, the second ends a CRLF
+    assert (p.wire_offset, p.file_len) == (7, 5)
+    assert p.path.read_bytes() == b"A\nB\r\n"
+
+
+def test_a_bare_cr_at_the_very_end_is_kept(store: Store) -> None:
+    p = store.begin("u", 4)
+    p.write(b"ab\r\r")
+    path = store.complete(p, exact=True)
+    assert path.read_bytes() == b"ab\r\r"
+    assert store.state.stored("u") is not None
+    assert store.state.stored("u").size == 4  # type: ignore[union-attr]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.binary(max_size=300).map(lambda b: b.replace(b"x", b"\r").replace(b"y", b"\n")),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+)
+def test_conversion_is_chunk_independent_and_offsets_never_follow_a_cr(
+    shared_store: Store, data: bytes, cuts: list[int]
+) -> None:
+    s = shared_store
+    p = s.begin(f"u{next(_uidls)}", len(data))
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    for a, b in itertools.pairwise(bounds):
+        p.write(data[a:b])
+        off = p.wire_offset
+        assert off == 0 or data[off - 1] != 0x0D
+        assert p.file_len == len(data[:off].replace(b"\r\n", b"\n"))
+    path = s.complete(p, exact=True)
+    assert path.read_bytes() == data.replace(b"\r\n", b"\n")
+
+
+def test_a_large_message_is_written_in_constant_memory(store: Store) -> None:
+    chunk = (b"0123456789" * 25 + b"\r\n") * 1000  # 252 KB, like one socket read
+    total = 256 * len(chunk)  # 64 MB
+    p = store.begin("big", total)
+    tracemalloc.start()
+    try:
+        for _ in range(256):
+            p.write(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(chunk), peak  # a few chunks, never the message
+    path = store.complete(p, exact=True)
+    assert path.stat().st_size == total - 256 * 1000  # one CR less per line
+
+
+def test_a_body_running_past_the_list_size_is_refused_early(paths: tuple[Path, Path]) -> None:
+    with Store(*paths, size_margin=lambda size: 10) as s:
+        p = s.begin("u", 100)
+        p.write(b"x" * 110)
+        with pytest.raises(MessageIntegrityError, match="runs past its LIST size"):
+            p.write(b"y")
+        assert p.wire_offset == 0 and p.path.stat().st_size == 0
+        with pytest.raises(MessageIntegrityError):
+            p.write(b"z")  # refused until restart()
+        p.restart(verify=False)
+        p.write(b"a" * 100)
+        assert s.complete(p, exact=False).read_bytes() == b"a" * 100
+
+
+# -- checkpoints and resume ----------------------------------------------------------------
+
+
+def test_checkpoint_records_offset_and_length_and_begin_resumes_there(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:40])
+    assert store.state.partial("u").wire_offset == 0  # type: ignore[union-attr]
+    p.checkpoint()
+    rec = store.state.partial("u")
+    assert rec is not None and (rec.wire_offset, rec.file_len) == (p.wire_offset, p.file_len)
+    assert p.durable_offset == p.wire_offset
+    store = reopen(store)
+    q = store.begin("u", len(MESSAGE))
+    assert q.resumed and q.wire_offset == 40 and q.spliced
+    assert store.partial_offset("u") == 40
+    assert store.partial_offsets() == {"u": 40}
+    q.write(MESSAGE[40:])
+    assert store.complete(q, exact=True).read_bytes() == LF
+    store.close()
+
+
+def test_bytes_past_the_recorded_length_are_not_trusted(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:30])
+    p.checkpoint()
+    p.write(MESSAGE[30:50])  # reaches the file, never recorded
+    file = p.path
+    store.state.update_partial("u", 30, len(MESSAGE[:30].replace(b"\r\n", b"\n")))
+    p._close_fd()  # the process "dies" here: no checkpoint on the way out
+    with open(file, "ab") as f:
+        f.write(b"garbage a crash left behind")
+    store = reopen(store)
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == 30
+    assert file.read_bytes() == MESSAGE[:30].replace(b"\r\n", b"\n")
+    q.write(MESSAGE[30:])
+    assert store.complete(q, exact=True).read_bytes() == LF
+    store.close()
+
+
+def test_a_partial_file_shorter_than_its_record_starts_over(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:50])
+    p.checkpoint()
+    p.close()
+    os.truncate(p.path, 10)
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == 0 and not q.resumed
+    q.write(MESSAGE)
+    assert store.complete(q, exact=False).read_bytes() == LF
+
+
+def test_a_missing_partial_file_starts_over(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:50])
+    p.close()
+    p.path.unlink()
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == 0
+    q.write(MESSAGE)
+    assert store.complete(q, exact=False).read_bytes() == LF
+
+
+def test_another_list_size_means_another_message_so_start_over(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:50])
+    p.close()
+    q = store.begin("u", len(MESSAGE) + 5)
+    assert q.wire_offset == 0 and q.size == len(MESSAGE) + 5
+
+
+def test_begin_again_after_a_drop_drops_the_held_cr(store: Store) -> None:
+    p = store.begin("u", 6)
+    p.write(b"ab\r")  # dropped here: the server resends from offset 2, i.e. the CR
+    q = store.begin("u", 6)
+    assert p.closed and q.wire_offset == 2
+    q.write(b"\r\ncd")
+    assert store.complete(q, exact=True).read_bytes() == b"ab\ncd"
+
+
+def test_prepare_resume_returns_an_offset_at_the_cr_not_the_lf(store: Store) -> None:
+    p = store.begin("u", 6)
+    p.write(b"ab\r")
+    assert p.prepare_resume() == 2
+    assert store.state.partial("u").wire_offset == 2  # type: ignore[union-attr]
+    p.write(b"\r\ncd")  # RETR n 2 starts with the CR again
+    assert store.complete(p, exact=True).read_bytes() == b"ab\ncd"
+
+
+def test_begin_for_a_stored_uidl_is_refused(store: Store) -> None:
+    store.deliver_batch([("u", MESSAGE)])
+    with pytest.raises(ValueError, match="already stored"):
+        store.begin("u", len(MESSAGE))
+
+
+# -- restart without resume ------------------------------------------------------------
+
+
+def test_verified_restart_with_the_same_message_appends_after_the_stored_prefix(
+    store: Store,
+) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:45])
+    p.checkpoint()
+    store = reopen(store)
+    q = store.begin("u", len(MESSAGE))
+    q.restart(verify=True)
+    assert q.wire_offset == 0 and q.verifying and not q.spliced
+    write_in_chunks(q, MESSAGE, 5)
+    assert not q.verifying
+    assert store.complete(q, exact=False).read_bytes() == LF
+    store.close()
+
+
+def test_verified_restart_detects_a_changed_message(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:45])
+    p.checkpoint()
+    p.restart(verify=True)
+    changed = MESSAGE.replace(b"resume me", b"RESUME ME")  # inside the first 45
+    with pytest.raises(MessageIntegrityError, match="changed on the server"):
+        write_in_chunks(p, changed, 8)
+    # reset: empty and recorded empty, nothing spliced
+    assert p.wire_offset == 0 and p.path.stat().st_size == 0
+    rec = store.state.partial("u")
+    assert rec is not None and (rec.wire_offset, rec.file_len) == (0, 0)
+    with pytest.raises(MessageIntegrityError):
+        p.write(changed)
+    p.restart(verify=True)  # nothing stored any more: nothing to compare
+    p.write(changed)
+    assert store.complete(p, exact=False).read_bytes() == changed.replace(b"\r\n", b"\n")
+
+
+def test_a_message_shorter_than_the_stored_prefix_is_detected(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:60])
+    p.restart(verify=True)
+    p.write(MESSAGE[:30])
+    with pytest.raises(MessageIntegrityError, match="shorter"):
+        store.complete(p, exact=False)
+    assert not store.is_stored("u") and new_files(store) == []
+
+
+def test_restart_without_verify_starts_empty_and_records_it_first(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:60])
+    p.checkpoint()
+    p.restart(verify=False)
+    rec = store.state.partial("u")
+    assert rec is not None and (rec.wire_offset, rec.file_len) == (0, 0)
+    assert p.path.stat().st_size == 0
+    p.write(MESSAGE)
+    assert store.complete(p, exact=False).read_bytes() == LF
+
+
+# -- size checks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [b"", b"\r\n"])
+def test_exact_accepts_the_list_size_or_two_more(store: Store, extra: bytes) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE + extra)
+    assert store.complete(p, exact=True).read_bytes() == (MESSAGE + extra).replace(b"\r\n", b"\n")
+
+
+@pytest.mark.parametrize("delta", [-1, 1, 3])
+def test_exact_rejects_other_sizes_and_discards(store: Store, delta: int) -> None:
+    body = MESSAGE[:delta] if delta < 0 else MESSAGE + b"x" * delta
+    p = store.begin("u", len(MESSAGE))
+    p.write(body)
+    with pytest.raises(MessageIntegrityError, match="LIST says"):
+        store.complete(p, exact=True)
+    assert not store.is_stored("u") and store.state.partial("u") is None
+    assert not p.path.exists() and new_files(store) == []
+
+
+def test_a_resumed_transfer_is_checked_exactly_even_if_not_asked(store: Store) -> None:
+    # A server that ignores "RETR n offset" (Courier) sends the whole message again.
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:40])
+    p.checkpoint()
+    store = reopen(store)
+    q = store.begin("u", len(MESSAGE))
+    q.write(MESSAGE)
+    with pytest.raises(MessageIntegrityError):
+        store.complete(q, exact=False)
+    assert store.partial_offset("u") == 0 and new_files(store) == []
+    store.close()
+
+
+def test_a_fresh_transfer_may_differ_within_the_margin(paths: tuple[Path, Path]) -> None:
+    with Store(*paths, size_margin=lambda size: 5) as s:
+        p = s.begin("short", 100)
+        p.write(b"x" * 60)
+        assert s.complete(p, exact=False).read_bytes() == b"x" * 60
+        p = s.begin("long", 100)
+        p.write(b"x" * 105)
+        s.complete(p, exact=False)
+        p = s.begin("too-long", 100)
+        p.write(b"x" * 105)
+        with pytest.raises(MessageIntegrityError):
+            p.write(b"\r")  # even a held CR counts against the limit
+        assert s.stored_uidls() == {"short", "long"}
+
+
+# -- delivery and crash reconciliation ----------------------------------------------------
+
+
+def test_delivered_files_are_read_by_stdlib_mailbox(store: Store) -> None:
+    p = store.begin("a", len(MESSAGE))
+    p.write(MESSAGE)
+    one = store.complete(p, exact=True)
+    many = store.deliver_batch([(f"b{i}", b"Subject: %d\r\n\r\nhi\r\n" % i) for i in range(20)])
+    box = mailbox.Maildir(store.maildir.root, create=False)
+    assert len(box) == 21
+    assert box[one.name]["Subject"] == "resume me"
+    assert box.get_bytes(one.name) == LF
+    assert sorted(box[p.name]["Subject"] for p in many) == sorted(str(i) for i in range(20))
+
+
+def test_complete_across_filesystems_copies_then_renames(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Maildir, "same_filesystem", lambda self, path: False)
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE)
+    path = store.complete(p, exact=True)
+    assert path.read_bytes() == LF and not p.path.exists()
+    assert os.listdir(store.maildir.tmp) == [] and os.listdir(store.partial_dir) == []
+
+
+def crash_at(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> None:
+    def die(*args: object, **kwargs: object) -> None:
+        raise Crash(name)
+
+    monkeypatch.setattr(owner, name, die)
+
+
+def test_crash_before_the_rename_keeps_the_partial_and_delivers_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE)
+    crash_at(monkeypatch, store.maildir, "publish")
+    with pytest.raises(Crash):
+        store.complete(p, exact=True)
+    monkeypatch.undo()
+    store = reopen(store)
+    assert not store.is_stored("u") and new_files(store) == []
+    assert store.state.delivering() == []
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == len(MESSAGE)  # nothing left to fetch
+    assert store.complete(q, exact=True).read_bytes() == LF
+    assert len(new_files(store)) == 1
+    store.close()
+
+
+@pytest.mark.parametrize("reader", ["leaves it", "moves it to cur", "deletes it"])
+def test_crash_after_the_rename_counts_as_stored_whatever_a_reader_did(
+    store: Store, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE)
+    crash_at(monkeypatch, store.state, "finish_delivering")
+    with pytest.raises(Crash):
+        store.complete(p, exact=True)
+    monkeypatch.undo()
+    assert not store.is_stored("u")  # not yet: the intent is pending
+    [path] = new_files(store)
+    if reader == "moves it to cur":
+        path.rename(store.maildir.cur / (path.name + ":2,S"))
+    elif reader == "deletes it":
+        path.unlink()
+    store = reopen(store)
+    assert store.is_stored("u")
+    assert store.state.delivering() == [] and store.state.partial("u") is None
+    assert len(new_files(store)) == (0 if reader == "deletes it" else 1)
+    if reader == "moves it to cur":
+        assert store.stored_path("u") == store.maildir.cur / (path.name + ":2,S")
+    store.close()
+
+
+def test_crash_mid_batch_before_renames_stores_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_at(monkeypatch, store.maildir, "publish_many")
+    with pytest.raises(Crash):
+        store.deliver_batch([(f"u{i}", MESSAGE) for i in range(10)])
+    monkeypatch.undo()
+    store = reopen(store)
+    assert store.stored_uidls() == set()
+    assert new_files(store) == [] and os.listdir(store.maildir.tmp) == []
+    store.close()
+
+
+def test_crash_mid_batch_after_renames_stores_each_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_at(monkeypatch, store.state, "finish_batch")
+    with pytest.raises(Crash):
+        store.deliver_batch([(f"u{i}", MESSAGE) for i in range(10)])
+    monkeypatch.undo()
+    store = reopen(store)
+    assert store.stored_uidls() == {f"u{i}" for i in range(10)}
+    assert len(new_files(store)) == 10
+    assert store.deliver_batch([(f"u{i}", MESSAGE) for i in range(10)])  # no-op
+    assert len(new_files(store)) == 10
+    store.close()
+
+
+def test_orphan_partial_files_are_removed_on_open(store: Store) -> None:
+    (store.partial_dir / "999.part").write_bytes(b"left by a crash")
+    p = store.begin("u", 10)
+    p.write(b"12345")
+    p.close()
+    store = reopen(store)
+    assert os.listdir(store.partial_dir) == [p.path.name]
+    store.close()
+
+
+def test_discard_forgets_the_partial(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:20])
+    store.discard(p)
+    assert not p.path.exists() and store.state.partial("u") is None
+    assert store.partial_offset("u") == 0
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def test_deliver_batch_syncs_once_and_records_only_afterwards(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+    real_syncfs = store_mod.syncfs
+
+    def spy_syncfs(path: Path) -> bool:
+        # at the flush: everything is in tmp/, nothing visible or recorded yet
+        seen.append(
+            (
+                len(os.listdir(store.maildir.tmp)),
+                len(os.listdir(store.maildir.new)),
+                len(store.stored_uidls()),
+            )
+        )
+        return real_syncfs(path)
+
+    monkeypatch.setattr(store_mod, "syncfs", spy_syncfs)
+    monkeypatch.setattr(store_mod, "syncfs_available", lambda: True)
+    items = [(f"u/{i}/..", b"Subject: %d\r\n\r\nbody\r\n" % i) for i in range(100)]
+    paths = store.deliver_batch(items)
+    assert seen == [(100, 0, 0)]
+    assert store.stored_uidls() == {u for u, _ in items}
+    assert [p.read_bytes() for p in paths] == [d.replace(b"\r\n", b"\n") for _, d in items]
+    assert all(p.parent == store.maildir.new for p in paths)
+    assert os.listdir(store.maildir.tmp) == []
+
+
+def test_deliver_batch_falls_back_to_fsync_per_file(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_mod, "syncfs_available", lambda: False)
+    fsynced: list[int] = []
+    real_fsync = os.fsync
+
+    def spy_fsync(fd: int) -> None:
+        fsynced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    store.deliver_batch([(f"u{i}", MESSAGE) for i in range(30)])
+    assert len(fsynced) >= 31  # each file, then new/
+    assert len(store.stored_uidls()) == 30
+
+
+def test_deliver_batch_never_stores_a_uidl_twice(store: Store) -> None:
+    first = store.deliver_batch([("a", b"one\r\n")])
+    paths = store.deliver_batch([("a", b"again\r\n"), ("b", b"two\r\n"), ("b", b"dup\r\n")])
+    assert paths[0] == first[0] and paths[1] == paths[2]
+    assert paths[1].read_bytes() == b"two\n"
+    assert len(new_files(store)) == 2
+
+
+def test_deliver_batch_drops_a_partial_of_the_same_uidl(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:10])
+    store.deliver_batch([("u", MESSAGE)])
+    assert p.closed and not p.path.exists() and store.state.partial("u") is None
+
+
+def test_full_disk_during_a_batch_stores_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = {"n": 0}
+
+    def failing_write(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(StorageError, match="disk is full"):
+        store.deliver_batch([(f"u{i}", MESSAGE) for i in range(20)])
+    monkeypatch.undo()
+    assert store.stored_uidls() == set() and store.state.delivering() == []
+    assert os.listdir(store.maildir.tmp) == [] and new_files(store) == []
+    store.deliver_batch([(f"u{i}", MESSAGE) for i in range(20)])
+    assert len(store.stored_uidls()) == 20
+
+
+@pytest.mark.slow
+def test_batch_of_10000_small_messages_is_fast(store: Store) -> None:
+    body = b"Subject: bench\r\n\r\n" + (b"x" * 78 + b"\r\n") * 50  # ~4 KB
+    items = [(f"uidl-{i}", body) for i in range(10_000)]
+    start = time.perf_counter()
+    store.deliver_batch(items)
+    elapsed = time.perf_counter() - start
+    print(f"deliver_batch 10000 x {len(body)} B: {elapsed:.2f} s")
+    assert len(os.listdir(store.maildir.new)) == 10_000
+    assert elapsed < 15.0  # ~1.3 s here; the bound only catches a per-file fsync regression
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_full_disk_while_receiving_keeps_the_state_consistent(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:40])
+    p.checkpoint()
+
+    def no_space(fd: int, data: object, pos: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", no_space)
+    with pytest.raises(StorageError, match="disk is full"):
+        p.write(MESSAGE[40:70])
+    assert p.wire_offset == 40
+    monkeypatch.undo()
+    store = reopen(store)
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == 40
+    q.write(MESSAGE[40:])
+    assert store.complete(q, exact=True).read_bytes() == LF
+    store.close()
+
+
+def test_a_failed_fsync_records_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE[:40])
+
+    def eio(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", eio)
+    with pytest.raises(StorageError, match="Input/output error"):
+        p.checkpoint()
+    assert store.state.partial("u").wire_offset == 0  # type: ignore[union-attr]
+
+
+def test_read_only_maildir_keeps_the_partial_for_later(store: Store) -> None:
+    p = store.begin("u", len(MESSAGE))
+    p.write(MESSAGE)
+    with read_only(store.maildir.new), pytest.raises(StorageError, match="read-only"):
+        store.complete(p, exact=True)
+    assert not store.is_stored("u") and store.state.delivering() == []
+    q = store.begin("u", len(MESSAGE))
+    assert q.wire_offset == len(MESSAGE)
+    assert store.complete(q, exact=True).read_bytes() == LF
+
+
+def test_one_store_per_state_directory(store: Store, paths: tuple[Path, Path]) -> None:
+    with pytest.raises(StorageError, match="another popfetch"):
+        Store(*paths)
+    store.close()
+    Store(*paths).close()
+
+
+# -- marks and forget ----------------------------------------------------------------------
+
+
+def test_marks_and_forget(store: Store) -> None:
+    store.deliver_batch([("a", b"1\r\n"), ("b", b"2\r\n")])
+    p = store.begin("c", 10)
+    p.write(b"12345")
+    store.set_marks(["a", "b", "c"], True)
+    store.set_marks(["b"], False)
+    assert store.marks() == {"a", "c"}
+    store.forget(["a", "c"])  # the server confirmed the deletion
+    assert store.marks() == set()
+    assert store.stored_uidls() == {"b"}
+    assert p.closed and not p.path.exists()
+    assert len(new_files(store)) == 2  # the user's mail stays
+    store.set_marks(["b"], True)
+    store.clear_marks()
+    assert store.marks() == set()
+
+
+def test_state_is_plain_sqlite_readable_by_account_state(store: Store) -> None:
+    store.deliver_batch([("a", b"1\r\n")])
+    db = store.state_dir / "state.sqlite3"
+    store.close()
+    with AccountState(db) as st:
+        assert st.stored_uidls() == {"a"}
