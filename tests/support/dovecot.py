@@ -469,9 +469,12 @@ service anvil {{
             while written + len(chunk) <= size:
                 f.write(chunk)
                 written += len(chunk)
-            rest = size - written
+            lines = (size - written) // len(line)
+            f.write(line * lines)
+            written += lines * len(line)
+            rest = size - written  # shorter than one line
             if rest > 0:
-                f.write(b"x" * (rest - 1) + b"\n" if rest > 1 else b"\n")
+                f.write(b"x" * (rest - 1) + b"\n")
         self._own(tmp)
         final = box / "new" / name
         os.rename(tmp, final)
