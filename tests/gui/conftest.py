@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
+
 
 @pytest.fixture(autouse=True)
 def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -1,0 +1,5 @@
+import sys
+
+from gui.main import main
+
+sys.exit(main())

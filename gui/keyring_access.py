@@ -1,0 +1,98 @@
+"""The OS keychain from the GUI: every call off the GUI thread (D-Bus may block or prompt)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import KeychainUnavailable
+from gui.tasks import BackgroundTask, serial
+
+NO_KEYCHAIN = (
+    "No keychain is available on this system, so the password cannot be saved. "
+    "popfetch will ask for it each time it connects."
+)
+
+
+def _keychain() -> Any:
+    from core.keychain import Keychain
+
+    return Keychain()
+
+
+def _problem(exc: BaseException) -> str:
+    detail = str(exc).strip()
+    return f"{NO_KEYCHAIN} ({detail})" if detail else NO_KEYCHAIN
+
+
+class KeychainAccess(QObject):
+    """``available`` is None until a call tells; then True or False."""
+
+    saved = Signal(object)  # (key, ok, problem)
+    availabilityChanged = Signal(object)  # bool
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.available: bool | None = None
+        self.problem = ""
+
+    def _note(self, ok: bool, problem: str = "") -> None:
+        changed = ok != self.available
+        self.available = ok
+        self.problem = problem
+        if changed:
+            self.availabilityChanged.emit(ok)
+
+    def get_password_blocking(self, key: str) -> tuple[str | None, str | None]:
+        """(password or None, why no keychain or None). For worker threads only."""
+        try:
+            pw = _keychain().get(key)
+        except KeychainUnavailable as exc:
+            self.available, self.problem = False, _problem(exc)
+            return None, self.problem
+        except Exception as exc:  # keyring's NoKeyringError, a D-Bus RuntimeError ...
+            self.available, self.problem = False, _problem(exc)
+            return None, self.problem
+        self.available = True
+        return pw, None
+
+    def set_password(self, key: str, password: str) -> BackgroundTask:
+        def work() -> tuple[bool, str]:
+            try:
+                _keychain().set(key, password)
+            except Exception as exc:  # KeychainUnavailable and whatever a backend raises
+                return False, _problem(exc)
+            return True, ""
+
+        task = BackgroundTask(work, self, executor=serial)
+        task.done.connect(lambda result, key=key: self._after_set(key, result))
+        return task.start()
+
+    def _after_set(self, key: str, result: tuple[bool, str]) -> None:
+        ok, problem = result
+        self._note(ok, problem)
+        self.saved.emit((key, ok, problem))
+
+    def delete_password(self, key: str) -> BackgroundTask:
+        def work() -> None:
+            try:
+                _keychain().delete(key)
+            except Exception:  # nothing stored, or no keychain: nothing to delete
+                return
+
+        return BackgroundTask(work, self, executor=serial).start()
+
+    def probe(self) -> BackgroundTask:
+        """Find out whether a keychain answers, without storing anything."""
+
+        def work() -> tuple[bool, str]:
+            try:
+                ok = bool(_keychain().available())
+            except Exception as exc:
+                return False, _problem(exc)
+            return ok, "" if ok else NO_KEYCHAIN
+
+        task = BackgroundTask(work, self, executor=serial)
+        task.done.connect(lambda result: self._note(*result))
+        return task.start()
