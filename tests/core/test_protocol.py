@@ -92,6 +92,10 @@ def chunkings(wire: bytes) -> Iterator[list[bytes]]:
         yield [wire[:i], wire[i:]]
 
 
+def state_of(conn: ClientConnection) -> State:
+    return conn.state
+
+
 def greeted() -> ClientConnection:
     conn = ClientConnection()
     conn.receive_data(GREETING)
@@ -525,7 +529,7 @@ def test_quit_from_transaction_goes_through_update_to_closed() -> None:
         conn.send(Command("NOOP"))
     conn.receive_data(b"+OK\r\n+OK bye\r\n")
     assert [type(e) for e in drain(conn)] == [Status, Status]
-    assert conn.state is State.CLOSED
+    assert state_of(conn) is State.CLOSED
     conn.receive_data(b"")
     assert conn.next_event() == ConnectionClosed()
     assert conn.next_event() == ConnectionClosed()
@@ -545,7 +549,7 @@ def test_quit_from_authorization_closes_without_update() -> None:
     assert conn.state is State.AUTHORIZATION
     conn.receive_data(b"+OK bye\r\n")
     conn.next_event()
-    assert conn.state is State.CLOSED
+    assert state_of(conn) is State.CLOSED
 
 
 def test_apop_login() -> None:
@@ -739,6 +743,15 @@ def test_passwords_stay_out_of_reprs() -> None:
 
 def test_body_repr_is_short() -> None:
     assert len(repr(Body(Command("RETR", ("1",)), b"x" * 10**6))) < 200
+
+
+def test_received_buffers_are_copied_so_callers_may_reuse_them() -> None:
+    conn = logged_in()
+    conn.send(Command("RETR", ("1",)))
+    buffer = bytearray(b"+OK\r\nhello\r\n.\r\n")
+    conn.receive_data(buffer)  # type: ignore[arg-type]  # e.g. from socket.recv_into
+    buffer[:] = b"x" * len(buffer)
+    assert decoded_body(drain(conn)) == b"hello\r\n"
 
 
 def test_receive_after_eof_is_a_local_error() -> None:
