@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,24 +22,29 @@ SMALL = 256 * 1024  # messages up to this size keep their stuffed wire form in m
 CACHE_BUDGET = 512 * 1024 * 1024  # total octets of cached wire forms
 
 
+_UIDL = re.compile(r"[\x21-\x7e]{1,70}")
+
+
 def valid_uidl(uidl: str) -> bool:
     """RFC 1939: 1 to 70 characters in 0x21..0x7E."""
-    return 0 < len(uidl) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in uidl)
+    return _UIDL.fullmatch(uidl) is not None
 
 
-def default_uidl(path: Path) -> str:
+def _fallback_uidl(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def default_uidl(path: Path | str) -> str:
     """The Maildir unique name (before ":2,"), or a hash when that is not a valid UIDL."""
-    unique = path.name.split(":2,", 1)[0]
-    if valid_uidl(unique):
-        return unique
-    return hashlib.sha1(unique.encode("utf-8", "surrogateescape")).hexdigest()
+    unique = os.path.basename(path).split(":2,", 1)[0]
+    return unique if valid_uidl(unique) else _fallback_uidl(unique)
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message file as POP3 shows it."""
 
-    path: Path
+    file: str  # a str, not a Path: building 10,000 Paths per login is measurable
     uidl: str
     layout: Layout
     wire: bytes | None  # stuffed body + terminator, for small messages (fast pipelined RETR)
@@ -46,6 +52,10 @@ class Message:
     @property
     def size(self) -> int:
         return self.layout.size
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,39 +74,40 @@ class MessageCache:
 
     def __init__(self, budget: int = CACHE_BUDGET) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[Path, _Entry] = {}
+        self._entries: dict[str, _Entry] = {}
         self._budget = budget
         self._used = 0
 
-    def lookup(self, path: Path) -> tuple[Layout, bytes | None]:
-        st = path.stat()
+    def lookup(self, file: str) -> tuple[Layout, bytes | None]:
+        st = os.stat(file)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
-            entry = self._entries.get(path)
+            entry = self._entries.get(file)
         if entry is not None and entry.stamp == stamp:
             return entry.layout, entry.wire
         wire: bytes | None = None
         if st.st_size <= SMALL:
-            data = path.read_bytes()
+            with open(file, "rb") as f:
+                data = f.read()
             body = to_crlf(data)
             layout = Layout(len(data), len(body), max(len(data), 1), ((0, 0),) if data else ())
             wire = stuff(body)
         else:
-            layout = measure(path)
+            layout = measure(Path(file))
         with self._lock:
-            old = self._entries.pop(path, None)
+            old = self._entries.pop(file, None)
             if old is not None and old.wire is not None:
                 self._used -= len(old.wire)
             if wire is not None and self._used + len(wire) > self._budget:
                 wire = None
             if wire is not None:
                 self._used += len(wire)
-            self._entries[path] = _Entry(stamp, layout, wire)
+            self._entries[file] = _Entry(stamp, layout, wire)
         return layout, wire
 
-    def forget(self, path: Path) -> None:
+    def forget(self, file: str) -> None:
         with self._lock:
-            old = self._entries.pop(path, None)
+            old = self._entries.pop(file, None)
             if old is not None and old.wire is not None:
                 self._used -= len(old.wire)
 
@@ -125,17 +136,19 @@ class LockTable:
             return key in self._owners
 
 
-def scan(root: Path) -> list[Path]:
+def scan(root: Path) -> list[str]:
     """Message files of a Maildir (new/ and cur/), in name order, hidden files skipped."""
-    found: list[Path] = []
+    found: list[tuple[str, str]] = []
     for sub in ("new", "cur"):
         try:
             with os.scandir(root / sub) as it:
-                found.extend(Path(e.path) for e in it if not e.name.startswith(".") and e.is_file())
+                found.extend(
+                    (e.name, e.path) for e in it if not e.name.startswith(".") and e.is_file()
+                )
         except FileNotFoundError:
             continue
-    found.sort(key=lambda p: (p.name, p.parent.name))
-    return found
+    found.sort()
+    return [file for _, file in found]
 
 
 class NoSuchMessage(LookupError):
@@ -155,15 +168,17 @@ class Maildrop:
         self.root = root
         self._cache = cache
         self.messages: list[Message] = []
-        for path in scan(root):
+        for file in scan(root):
             try:
-                layout, wire = cache.lookup(path)
+                layout, wire = cache.lookup(file)
             except FileNotFoundError:  # removed while we looked
                 continue
-            uidl = uidls(path) if uidls is not None else default_uidl(path)
-            if not valid_uidl(uidl):
-                uidl = hashlib.sha1(uidl.encode("utf-8", "surrogateescape")).hexdigest()
-            self.messages.append(Message(path, uidl, layout, wire))
+            if uidls is None:
+                uidl = default_uidl(file)
+            else:
+                uidl = uidls(Path(file))
+                uidl = uidl if valid_uidl(uidl) else _fallback_uidl(uidl)
+            self.messages.append(Message(file, uidl, layout, wire))
         self.marked: set[int] = set()
         self._list: bytes | None = None
         self._uidl: bytes | None = None
@@ -218,13 +233,13 @@ class Maildrop:
         for number in sorted(self.marked):
             message = self.messages[number - 1]
             try:
-                message.path.unlink()
+                os.unlink(message.file)
             except FileNotFoundError:
                 pass
             except OSError:
                 failed.append(message.uidl)
                 continue
-            self._cache.forget(message.path)
+            self._cache.forget(message.file)
             removed.append(message.uidl)
         self.marked.clear()
         return removed, failed

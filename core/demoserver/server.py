@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.demoserver.faults import Faults
+from core.demoserver.mailbox import scan
 from core.demoserver.session import Session, Shared
 
 
@@ -113,7 +114,18 @@ class DemoServer:
             target=self._accept_loop, name="demoserver-accept", daemon=True
         )
         self._acceptor.start()
+        threading.Thread(target=self._warm, name="demoserver-warm", daemon=True).start()
         return self.address
+
+    def _warm(self) -> None:
+        """Size every message in the background, so the first login does not pay for it
+        (measuring means reading: a second for 10,000 files or a 200 MB message)."""
+        shared = self._shared
+        for file in scan(shared.maildir):
+            if shared.stop.is_set():
+                return
+            with contextlib.suppress(OSError):
+                shared.cache.lookup(file)
 
     def serve_forever(self) -> None:
         """Start (if needed) and block until stop() or Ctrl-C: for ``popfetch demo-server``."""

@@ -98,6 +98,9 @@ class Stuffer:
     def feed(self, chunk: bytes) -> bytes:
         if not chunk:
             return chunk
+        if b"." not in chunk:  # memchr: base64 attachments skip the slower search
+            self._tail = chunk[-2:] if len(chunk) >= 2 else (self._tail + chunk)[-2:]
+            return chunk
         out = chunk.replace(b"\r\n.", b"\r\n..")
         if chunk[0] == 0x2E and self._tail == CRLF:
             out = b"." + out

@@ -39,7 +39,7 @@ def test_uidl_rules() -> None:
 
 def test_scan_orders_by_name_and_skips_hidden(root: Path) -> None:
     (root / "tmp" / "junk").write_bytes(b"not delivered\n")
-    assert [p.name for p in scan(root)] == ["a.1", "b.2:2,S", "c.3"]
+    assert [Path(f).name for f in scan(root)] == ["a.1", "b.2:2,S", "c.3"]
     assert scan(root / "missing") == []
 
 
@@ -88,7 +88,7 @@ def test_commit_removes_only_marked_files(root: Path) -> None:
     drop.mark(3)
     (root / "new" / "c.3").unlink()  # already gone: still counts as removed
     assert drop.commit() == (["a.1", "c.3"], [])
-    assert [p.name for p in scan(root)] == ["b.2:2,S"]
+    assert [Path(f).name for f in scan(root)] == ["b.2:2,S"]
 
 
 def test_commit_reports_files_it_cannot_remove(root: Path) -> None:
@@ -111,11 +111,11 @@ def test_lock_table() -> None:
 
 
 def test_cache_notices_changed_files(tmp_path: Path) -> None:
-    path = tmp_path / "m"
-    path.write_bytes(b"a\n")
+    path = str(tmp_path / "m")
+    Path(path).write_bytes(b"a\n")
     cache = MessageCache()
     assert cache.lookup(path)[0].size == 3
-    path.write_bytes(b"a\nb\nc\n")
+    Path(path).write_bytes(b"a\nb\nc\n")
     assert cache.lookup(path)[0].size == 9
     cache.forget(path)
     assert cache.lookup(path)[1] == b"a\r\nb\r\nc\r\n.\r\n"
@@ -126,7 +126,7 @@ def test_cache_budget_and_large_files(tmp_path: Path) -> None:
     small.write_bytes(b"x\n" * 100)
     big.write_bytes(b"y\n" * 200_000)  # above the in-memory limit
     cache = MessageCache(budget=10)
-    layout, wire = cache.lookup(small)
+    layout, wire = cache.lookup(str(small))
     assert wire is None and layout.size == 300
-    layout, wire = cache.lookup(big)
+    layout, wire = cache.lookup(str(big))
     assert wire is None and layout.size == 600_000
