@@ -397,3 +397,69 @@ def test_poplib_sees_a_cut_as_an_error(maildir: Path, make_server: Make) -> None
     client.pass_("demo")
     with pytest.raises((poplib.error_proto, OSError, EOFError)):
         client.retr(3)
+
+
+# ----------------------------------------------------------------- speed and memory
+
+
+def drain(sock: socket.socket, replies: int) -> int:
+    """Read until ``replies`` multi-line terminators went by; returns the octets read."""
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    total = seen = 0
+    tail = b""
+    while seen < replies:
+        n = sock.recv_into(view)
+        assert n, "server closed early"
+        data = tail + bytes(view[:n])
+        seen += data.count(b"\r\n.\r\n")
+        tail = data[-4:]
+        total += n
+    return total
+
+
+@pytest.mark.slow
+def test_big_message_streams_fast_in_constant_memory(tmp_path: Path, make_server: Make) -> None:
+    import tracemalloc
+
+    root = write_maildir(tmp_path / "md", {})
+    line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\n"
+    with (root / "new" / "big").open("wb") as f:
+        for _ in range(80):
+            f.write(line * 13_000)  # 80 MB in all
+    server = make_server(root)
+    client = Raw.connect(server.address)
+    client.login()
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        client.send(b"RETR 1\r\n")
+        total = drain(client.sock, 1)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total > 80 * 13_000 * 78
+    assert peak < 16 << 20, peak  # a few 1 MiB chunks, never the message
+    assert total / elapsed > 40e6, f"{total / elapsed / 1e6:.0f} MB/s"  # loose: CI shares cores
+    client.quit()
+
+
+@pytest.mark.slow
+def test_many_pipelined_small_retrs(tmp_path: Path, make_server: Make) -> None:
+    body = b"Subject: s\n\n" + b"x" * 70 + b"\n"
+    root = write_maildir(tmp_path / "md", {f"{i:05d}.m": body * 50 for i in range(3000)})
+    server = make_server(root)
+    client = Raw.connect(server.address)
+    client.login()
+    started = time.perf_counter()
+    sender = threading.Thread(
+        target=client.send, args=(b"".join(b"RETR %d\r\n" % i for i in range(1, 3001)),)
+    )
+    sender.start()
+    total = drain(client.sock, 3000)
+    sender.join()
+    elapsed = time.perf_counter() - started
+    assert total >= 3000 * len(crlf(body * 50))
+    assert elapsed < 5, elapsed
+    client.quit()
