@@ -566,9 +566,7 @@ class Store:
             if self.state.is_stored(uidl):
                 # Stored meanwhile (a batch): never twice.
                 self.discard(partial)
-                existing = self.stored_path(uidl)
-                assert existing is not None
-                return existing
+                return self._stored_location(uidl)
             partial._sync_final()
             same_fs = self.maildir.same_filesystem(partial.path)
             if same_fs:
@@ -653,11 +651,7 @@ class Store:
             for i, (uidl, _) in enumerate(items):
                 if result[i] is None:
                     j = first.get(uidl)
-                    result[i] = result[j] if j is not None else self.stored_path(uidl)
-                    if result[i] is None:
-                        entry = self.state.stored(uidl)
-                        assert entry is not None
-                        result[i] = self.maildir.new / entry.name
+                    result[i] = result[j] if j is not None else self._stored_location(uidl)
             return [p for p in result if p is not None]
 
     def _fsync_tmp(self, names: Iterable[str]) -> None:
@@ -688,6 +682,13 @@ class Store:
         """Where the stored copy is now (``new/`` or ``cur/``), None if not stored or gone."""
         entry = self.state.stored(uidl)
         return None if entry is None else self.maildir.locate(entry.name)
+
+    def _stored_location(self, uidl: str) -> Path:
+        """The stored copy's path; ``new/<name>`` if a reader has since removed it."""
+        entry = self.state.stored(uidl)
+        if entry is None:
+            raise ValueError(f"message {uidl!r} is not stored")
+        return self.maildir.locate(entry.name) or self.maildir.new / entry.name
 
     def partial_offset(self, uidl: str) -> int:
         """Wire octets already held for ``uidl`` (0 if none): open partial, else recorded."""
