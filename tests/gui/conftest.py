@@ -30,3 +30,15 @@ def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _app(qapp):  # type: ignore[no-untyped-def]
     """Every GUI test has its QApplication before it creates models (their timers need it)."""
     return qapp
+
+
+# Qt's offscreen platform warns that it cannot pass size hints on to a window manager it
+# does not have; that is about the test platform, not about popfetch.
+OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))

@@ -1,0 +1,425 @@
+"""The real main window driving the real engine against the real demo server (loopback).
+
+Every wait is qtbot.waitUntil on state the GUI thread owns (the model, labels, dialogs), so
+no test waits on a signal emitted from the engine's worker thread.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtWidgets import QLabel, QMessageBox
+
+from core.accounts import Account, AccountBook
+from core.demoserver import DemoServer
+from core.demoserver.sample import make_demo_mailbox
+from core.engine import RetryPolicy
+from core.events import ConnectionState, MessageState
+from core.net import Security
+from gui.accountdialog import AccountDialog
+from gui.certdialog import CertificateDialog
+from gui.keyring_access import KeychainAccess
+from gui.mainwindow import MainWindow
+from gui.model import Column, RawRole, UidlRole
+from gui.runner import AccountRunner
+from tests.support.certs import make_ca_and_server_cert
+from tests.support.memkeyring import MemoryKeyring, installed
+
+LARGE = 3_000_000
+TIMEOUT = 30_000  # ms, for qtbot.waitUntil
+
+
+@pytest.fixture
+def keyring_backend() -> Iterator[MemoryKeyring]:
+    with installed(MemoryKeyring()) as backend:
+        assert isinstance(backend, MemoryKeyring)
+        yield backend
+
+
+@pytest.fixture(scope="module")
+def mailbox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "mailbox"
+    make_demo_mailbox(path, count=8, large_sizes=(LARGE,))
+    return path
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path, mailbox_template: Path) -> Path:
+    """A fresh copy per test: commits delete files."""
+    import shutil
+
+    target = tmp_path / "server-mailbox"
+    shutil.copytree(mailbox_template, target)
+    return target
+
+
+class Server:
+    """Start a DemoServer over the test's mailbox; stopped at teardown."""
+
+    def __init__(self, mailbox: Path):
+        self.mailbox = mailbox
+        self.servers: list[DemoServer] = []
+
+    def start(self, **kwargs: Any) -> DemoServer:
+        server = DemoServer(self.mailbox, **kwargs)
+        server.start()
+        self.servers.append(server)
+        return server
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture
+def server(mailbox: Path) -> Iterator[Server]:
+    s = Server(mailbox)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterator[MainWindow]:
+    settings = QSettings(str(tmp_path / "xdg" / "gui.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(
+        settings,
+        book=AccountBook(tmp_path / "xdg" / "accounts.json"),
+        keychain=KeychainAccess(),
+        engine_kwargs={
+            "retry": RetryPolicy(initial=1.5, factor=1.0, maximum=1.5, jitter=0.0),
+            "read_timeout": 10.0,
+            "connect_timeout": 5.0,
+        },
+    )
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w._really_close = True
+    w.close()
+
+
+def demo_account(server: DemoServer, tmp_path: Path, **kwargs: Any) -> Account:
+    host, port = server.address
+    values: dict[str, Any] = {
+        "host": host, "port": port, "security": Security.NONE, "user": "demo",
+        "maildir": str(tmp_path / "Maildir"), "allow_plaintext": True,
+    }
+    values.update(kwargs)
+    return Account(**values)
+
+
+def connect(qtbot: Any, window: MainWindow, account: Account, **kwargs: Any) -> AccountRunner:
+    runner = window.add_runner(account, fixed_password=kwargs.pop("password", "demo"), **kwargs)
+    window.select_runner(runner)
+    runner.start()
+    qtbot.waitUntil(lambda: runner.model.rowCount() > 0, timeout=TIMEOUT)
+    return runner
+
+
+def source_file(mailbox: Path, uidl: str) -> Path:
+    for sub in ("new", "cur"):
+        for p in (mailbox / sub).iterdir():
+            if p.name.split(":2,", 1)[0] == uidl:
+                return p
+    raise FileNotFoundError(uidl)
+
+
+def server_files(mailbox: Path) -> set[str]:
+    return {p.name.split(":2,", 1)[0] for sub in ("new", "cur") for p in (mailbox / sub).iterdir()}
+
+
+def large_uidl(runner: AccountRunner) -> str:
+    model = runner.model
+    return max(model.uidls(), key=lambda u: model.data(model.index(model.row_of(u) or 0,
+                                                                   Column.SIZE), RawRole))
+
+
+def select(window: MainWindow, uidls: list[str]) -> None:
+    sel = window.table.selectionModel()
+    sel.clearSelection()
+    for row in range(window.proxy.rowCount()):
+        ix = window.proxy.index(row, 0)
+        if window.proxy.data(ix, UidlRole) in uidls:
+            sel.select(ix, QItemSelectionModel.SelectionFlag.Select
+                       | QItemSelectionModel.SelectionFlag.Rows)
+    window._update_actions()
+
+
+def state(runner: AccountRunner, uidl: str) -> MessageState | None:
+    return runner.model.state_of(uidl)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_list_loads_with_headers_before_any_body(qtbot, window, server, tmp_path):
+    srv = server.start()
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    model = runner.model
+    assert model.rowCount() == 9
+    assert window.proxy.rowCount() == 9
+    senders = {model.data(model.index(r, Column.FROM)) for r in range(9)}
+    subjects = {model.data(model.index(r, Column.SUBJECT)) for r in range(9)}
+    assert "" not in senders and len(subjects) > 3
+    assert all(state(runner, u) is MessageState.REMOTE for u in model.uidls())
+    assert not any(cmd.startswith("RETR") for cmd in srv.commands)
+    assert sum(cmd.startswith("TOP") for cmd in srv.commands) == 9
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED)
+    assert window.stack.currentWidget() is window.messages_page
+    assert "Can resume" in window.resume_label.text()
+    assert "Not encrypted" in window.secure_label.text()
+
+
+def test_download_progress_rises_to_100_and_the_file_is_in_the_maildir(
+        qtbot, window, server, tmp_path, mailbox):
+    srv = server.start(rate=2_000_000)
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    uidl = large_uidl(runner)
+    seen: list[float] = []
+    row = runner.model.row_of(uidl)
+
+    def on_change(top: Any, bottom: Any, roles: Any = ()) -> None:
+        if top.row() <= row <= bottom.row():
+            seen.append(runner.model.data(runner.model.index(row, Column.PROGRESS), RawRole))
+
+    runner.model.dataChanged.connect(on_change)
+    select(window, [uidl])
+    window.act_download.trigger()
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.STORED, timeout=TIMEOUT)
+    ups = [v for v in seen if 0 < v < 1]
+    assert len(ups) >= 3, seen  # intermediate progress was shown
+    assert ups == sorted(ups)
+    assert seen[-1] == 1.0
+    text = runner.model.data(runner.model.index(row, Column.PROGRESS))
+    assert text == "stored"
+    stored = Path(runner.model.path_of(uidl))
+    assert stored.parent == tmp_path / "Maildir" / "new"
+    assert stored.read_bytes() == source_file(mailbox, uidl).read_bytes()
+
+
+def test_pause_midway_and_resume_completes_intact(qtbot, window, server, tmp_path, mailbox):
+    srv = server.start(rate=1_000_000)
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    uidl = large_uidl(runner)
+    select(window, [uidl])
+    window.act_download.trigger()
+    qtbot.waitUntil(lambda: (runner.model.received_of(uidl) or 0) > LARGE * 0.25,
+                    timeout=TIMEOUT)
+    window.act_toggle.trigger()  # Space: pause the selection
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.PAUSED, timeout=TIMEOUT)
+    at = runner.model.received_of(uidl) or 0
+    assert 0 < at < LARGE
+    text = runner.model.data(runner.model.index(runner.model.row_of(uidl) or 0, Column.PROGRESS))
+    assert text.startswith("paused at ")
+    qtbot.wait(700)
+    assert runner.model.received_of(uidl) == at  # nothing moves while paused
+    window._update_actions()
+    assert window.act_toggle.text() == "&Resume"
+    window.act_toggle.trigger()  # Space again: resume
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.STORED, timeout=TIMEOUT)
+    stored = Path(runner.model.path_of(uidl))
+    assert stored.read_bytes() == source_file(mailbox, uidl).read_bytes()
+    retrs = [c for c in srv.commands if c.startswith("RETR ")]
+    assert any(len(c.split()) == 3 and int(c.split()[2]) > 0 for c in retrs), retrs
+
+
+def test_dropped_connection_shows_reconnecting_and_finishes_by_itself(
+        qtbot, window, server, tmp_path, mailbox):
+    srv = server.start(rate=2_000_000)
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    uidl = large_uidl(runner)
+    srv.cut_at([1_000_000])
+    select(window, [uidl])
+    window.act_download.trigger()
+    qtbot.waitUntil(lambda: window.conn_label.text().startswith(
+        "Connection lost — reconnecting in"), timeout=TIMEOUT)
+    assert "(attempt " in window.conn_label.text()
+    assert window.retry_button.isVisible()
+    assert state(runner, uidl) is MessageState.STALLED
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.STORED, timeout=TIMEOUT)
+    assert not window.retry_button.isVisible()
+    stored = Path(runner.model.path_of(uidl))
+    assert stored.read_bytes() == source_file(mailbox, uidl).read_bytes()
+
+
+def test_marks_change_nothing_until_commit_which_removes_exactly_them(
+        qtbot, window, server, tmp_path, mailbox, monkeypatch):
+    srv = server.start()
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED)
+    before = server_files(mailbox)
+    uidls = runner.model.uidls()
+    select(window, uidls[:3])
+    window.act_mark.trigger()
+    qtbot.waitUntil(lambda: len(runner.model.marked_uidls()) == 3, timeout=TIMEOUT)
+    assert window.marks_banner.isVisible()
+    assert "3 messages" in window.marks_label.text()
+    assert "only when you commit" in window.marks_label.text()
+    select(window, [uidls[1]])
+    window.act_unmark.trigger()
+    qtbot.waitUntil(lambda: runner.model.marked_uidls() == [uidls[0], uidls[2]],
+                    timeout=TIMEOUT)
+    assert "2 messages" in window.marks_label.text()
+    qtbot.wait(300)
+    assert server_files(mailbox) == before and srv.deleted == []
+
+    asked: list[str] = []
+
+    def answer(box: QMessageBox) -> int:
+        asked.append(box.text())
+        return int(QMessageBox.StandardButton.Ok)
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    window.act_commit.trigger()
+    assert asked and "Delete 2 messages" in asked[0]
+    qtbot.waitUntil(lambda: bool(window.last_report), timeout=TIMEOUT)
+    assert "deleted 2 messages" in window.last_report
+    assert sorted(srv.deleted) == sorted([uidls[0], uidls[2]])
+    assert server_files(mailbox) == before - {uidls[0], uidls[2]}
+    qtbot.waitUntil(lambda: not window.marks_banner.isVisible())
+    report = [d for d in window.open_dialogs() if d.objectName() == "commitReport"]
+    assert report and "deleted 2 messages" in report[0].text()
+
+
+def test_closing_with_marks_asks_and_cancel_keeps_the_window(
+        qtbot, window, server, tmp_path, mailbox, monkeypatch):
+    srv = server.start()
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    uidl = runner.model.uidls()[0]
+    select(window, [uidl])
+    window.act_mark.trigger()
+    qtbot.waitUntil(lambda: runner.model.marked_uidls() == [uidl], timeout=TIMEOUT)
+    asked: list[tuple[str, str]] = []
+    reply = [QMessageBox.StandardButton.Cancel]
+
+    def answer(box: QMessageBox) -> int:
+        asked.append((box.text(), box.informativeText()))
+        return int(reply[0])
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    assert not window.close()
+    assert window.isVisible()
+    assert "1 message" in asked[0][0] and "marked for deletion" in asked[0][0]
+    assert "only when you commit" in asked[0][1]
+    reply[0] = QMessageBox.StandardButton.Discard  # quit without committing
+    assert window.close()
+    assert srv.deleted == []
+    assert uidl in server_files(mailbox)
+
+
+def test_account_dialog_puts_the_password_in_the_keychain_only(
+        qtbot, window, server, tmp_path, keyring_backend):
+    secret = "s3cret-Pw!x"
+    srv = server.start(users={"alice": secret})
+    window.add_account()
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, AccountDialog))
+    host, port = srv.address
+    dialog.name_edit.setText("Test server")
+    dialog.host_edit.setText(host)
+    dialog.security_combo.setCurrentIndex(2)  # none
+    assert dialog.warning.isVisible()
+    assert dialog.port_spin.value() == 110  # followed the security choice
+    dialog.port_spin.setValue(port)
+    dialog.plaintext_check.setChecked(True)
+    dialog.user_edit.setText("alice")
+    dialog.password_edit.setText(secret)
+    dialog.maildir_edit.setText(str(tmp_path / "alice-mail"))
+    dialog.start_test()
+    qtbot.waitUntil(lambda: "Signed in" in dialog.test_output.toPlainText(), timeout=TIMEOUT)
+    assert "EXT-RETR" in dialog.test_output.toPlainText()
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+
+    key = f"alice@{host}:{port}"
+    qtbot.waitUntil(lambda: keyring_backend.passwords.get(("popfetch", key)) == secret,
+                    timeout=TIMEOUT)
+    runner = window.current
+    assert runner is not None and runner.account.key == key
+    qtbot.waitUntil(lambda: runner.model.rowCount() == 9, timeout=TIMEOUT)
+    window.save_settings()
+    from gui.tasks import serial
+
+    serial.submit(lambda: None).result(timeout=10)  # the accounts file is written
+    assert AccountBook(tmp_path / "xdg" / "accounts.json").get(key) is not None
+    files = [p for p in (tmp_path / "xdg").rglob("*") if p.is_file()]
+    assert any(p.name == "accounts.json" for p in files)
+    assert any(p.name == "gui.ini" for p in files)
+    for p in files:
+        assert secret.encode() not in p.read_bytes(), p
+
+
+def test_no_keychain_asks_for_the_password(qtbot, window, server, tmp_path):
+    from tests.support.memkeyring import BrokenKeyring
+
+    srv = server.start()
+    with installed(BrokenKeyring(RuntimeError("no D-Bus session bus"))):
+        runner = window.add_runner(demo_account(srv, tmp_path))  # keychain, no fixed password
+        runner.start()
+        qtbot.waitUntil(lambda: any(d.objectName() == "passwordDialog"
+                                    for d in window.open_dialogs()), timeout=TIMEOUT)
+        dialog: Any = next(d for d in window.open_dialogs()
+                           if d.objectName() == "passwordDialog")
+        assert not dialog.remember.isVisible()  # nothing to remember it in
+        dialog.edit.setText("demo")
+        dialog.accept()
+        qtbot.waitUntil(lambda: runner.model.rowCount() == 9, timeout=TIMEOUT)
+        assert window.keychain.available is False
+
+
+def test_untrusted_certificate_shows_the_trust_dialog_and_pinning_connects(
+        qtbot, window, server, tmp_path):
+    certs = make_ca_and_server_cert(tmp_path / "certs")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.cert_pem, certs.key_pem)
+    srv = server.start(tls=ctx, implicit_tls=True)
+    account = demo_account(srv, tmp_path, security=Security.TLS, allow_plaintext=False)
+    runner = window.add_runner(account, fixed_password="demo")
+    window.select_runner(runner)
+    runner.start()
+    qtbot.waitUntil(lambda: any(isinstance(d, CertificateDialog)
+                                for d in window.open_dialogs()), timeout=TIMEOUT)
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, CertificateDialog))
+    assert dialog.info.sha256 == certs.sha256
+    fingerprint = dialog.findChild(QLabel, "fingerprint")
+    assert fingerprint is not None
+    assert fingerprint.text().replace("\n", ":") == certs.sha256
+    assert runner.connection.state is ConnectionState.FAILED
+    dialog.trust_button.click()
+    assert runner.account.pinned_sha256 == certs.sha256
+    qtbot.waitUntil(lambda: runner.model.rowCount() == 9, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED)
+    assert "Secure" in window.secure_label.text()
+
+
+def test_headless_subcommands_do_not_import_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys; from gui.main import main; rc = main(['fetch', '--help']); "
+            "print('qt' if any(m.startswith('PySide6') for m in sys.modules) else 'no-qt', rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=str(Path(__file__).parents[2]))
+    assert out.stdout.strip().endswith("no-qt 0"), out.stdout + out.stderr
+
+
+def test_keyboard_shortcuts_are_set():
+    window_actions = {
+        "act_check": "F5", "act_toggle": "Space", "act_mark": "Del", "act_unmark": "Shift+Del",
+        "act_commit": "Ctrl+Return",
+    }
+    w = MainWindow(QSettings("/dev/null", QSettings.Format.IniFormat))
+    try:
+        for name, key in window_actions.items():
+            assert getattr(w, name).shortcut().toString() == key, name
+            assert getattr(w, name).toolTip()
+        assert w.stack.currentWidget() is w.welcome
+        assert w.welcome_demo.isVisible() or not w.isVisible()
+    finally:
+        w._really_close = True
+        w.close()
+        w.deleteLater()
+
