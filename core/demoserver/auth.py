@@ -18,6 +18,13 @@ MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 PLAINTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
 
 
+def mechanisms(plaintext: bool) -> tuple[str, ...]:
+    """SASL mechanisms on offer: PLAIN and LOGIN only where a password may cross the wire."""
+    return (
+        MECHANISMS if plaintext else tuple(m for m in MECHANISMS if m not in PLAINTEXT_MECHANISMS)
+    )
+
+
 class Malformed(ValueError):
     """A client's SASL data that is not valid base64 or not in the mechanism's shape."""
 
