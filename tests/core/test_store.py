@@ -7,6 +7,7 @@ import errno
 import itertools
 import mailbox
 import os
+import re
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -522,6 +523,7 @@ def test_deliver_batch_syncs_once_and_records_only_afterwards(
     assert store.stored_uidls() == {u for u, _ in items}
     assert [p.read_bytes() for p in paths] == [d.replace(b"\r\n", b"\n") for _, d in items]
     assert all(p.parent == store.maildir.new for p in paths)
+    assert all(re.match(r"^\d+\.M\d+P\d+Q\d+\.", p.name) for p in paths)  # not from UIDLs
     assert os.listdir(store.maildir.tmp) == []
 
 
