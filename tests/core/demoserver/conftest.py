@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import poplib
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -37,6 +38,18 @@ def crlf(data: bytes) -> bytes:
 MSG_A = b"From: a@example\nSubject: one\n\nHello\n.leading dot\n..two\n.\nend\n"
 MSG_B = b"From: b@example\nSubject: two\n\nSecond message body\n"
 MSG_C = b"Subject: three\n\n" + b"x" * 5000 + b"\n"
+
+
+def pop(server: DemoServer) -> poplib.POP3:
+    host, port = server.address
+    return poplib.POP3(host, port, timeout=TIMEOUT)
+
+
+def logged_in(server: DemoServer) -> poplib.POP3:
+    client = pop(server)
+    client.user("demo")
+    client.pass_("demo")
+    return client
 
 
 @pytest.fixture

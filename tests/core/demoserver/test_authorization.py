@@ -15,19 +15,7 @@ import pytest
 
 from core.demoserver import DemoServer
 
-from .conftest import MSG_B, TIMEOUT, Raw
-
-
-def pop(server: DemoServer) -> poplib.POP3:
-    host, port = server.address
-    return poplib.POP3(host, port, timeout=TIMEOUT)
-
-
-def logged_in(server: DemoServer) -> poplib.POP3:
-    client = pop(server)
-    client.user("demo")
-    client.pass_("demo")
-    return client
+from .conftest import MSG_B, TIMEOUT, Raw, pop
 
 
 def test_greeting_carries_apop_timestamp(server: DemoServer) -> None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import poplib
 from collections.abc import Callable
 from pathlib import Path
 
 from core.demoserver import DemoServer
 
-from .conftest import MSG_A, MSG_B, MSG_C, TIMEOUT, Raw, crlf, unstuff
-
-
-def pop(server: DemoServer) -> poplib.POP3:
-    host, port = server.address
-    return poplib.POP3(host, port, timeout=TIMEOUT)
-
-
-def logged_in(server: DemoServer) -> poplib.POP3:
-    client = pop(server)
-    client.user("demo")
-    client.pass_("demo")
-    return client
+from .conftest import MSG_A, MSG_B, MSG_C, Raw, crlf, logged_in, pop, unstuff
 
 
 def test_poplib_full_session(server: DemoServer) -> None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import poplib
 from collections.abc import Callable
 from pathlib import Path
 
 from core.demoserver import DemoServer
 
-from .conftest import MSG_A, MSG_B, TIMEOUT, Raw, crlf, unstuff, write_maildir
-
-
-def pop(server: DemoServer) -> poplib.POP3:
-    host, port = server.address
-    return poplib.POP3(host, port, timeout=TIMEOUT)
-
-
-def logged_in(server: DemoServer) -> poplib.POP3:
-    client = pop(server)
-    client.user("demo")
-    client.pass_("demo")
-    return client
+from .conftest import MSG_A, MSG_B, Raw, crlf, logged_in, unstuff, write_maildir
 
 
 def test_message_number_errors(raw: Callable[[], Raw]) -> None:
