@@ -125,7 +125,7 @@ class _Wants:
     disconnect: bool = False
     shutdown: bool = False
     retry_now: bool = False
-    queue: list[str] = field(default_factory=list)
+    queue: dict[str, None] = field(default_factory=dict)  # ordered set: O(1) membership
     paused: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
     download_all: bool = False
@@ -218,8 +218,7 @@ class Engine:
                 for uidl in uidls:
                     w.paused.discard(uidl)
                     w.cancelled.discard(uidl)
-                    if uidl not in w.queue:
-                        w.queue.append(uidl)
+                    w.queue.setdefault(uidl)
         self._poke()
 
     def resume(self, uidls: Iterable[str] | None = None) -> None:
@@ -235,7 +234,7 @@ class Engine:
                 targets.add(self._current)
                 w.download_all = False
             w.paused |= targets
-            w.queue = [u for u in w.queue if u not in targets]
+            w.queue = {u: None for u in w.queue if u not in targets}
         self._poke()
 
     def cancel(self, uidls: Iterable[str] | None = None) -> None:
@@ -249,7 +248,7 @@ class Engine:
                     targets.add(self._current)
             w.cancelled |= targets
             w.paused -= targets
-            w.queue = [u for u in w.queue if u not in targets]
+            w.queue = {u: None for u in w.queue if u not in targets}
         self._poke()
 
     def mark(self, uidls: Iterable[str]) -> None:
@@ -477,8 +476,8 @@ class Engine:
                     if m.state not in (MessageState.STORED, MessageState.GONE) and (
                         uidl not in w.queue and uidl not in w.paused
                     ):
-                        w.queue.append(uidl)
-            queued = set(w.queue)
+                        w.queue[uidl] = None
+            queued = list(w.queue)
             paused = set(w.paused)
         for uidls, marked in pending:
             self._store.set_marks(uidls, marked)
@@ -652,7 +651,7 @@ class Engine:
             self._marks_cache = self._store.marks()
         with self._wake:
             w = self._wants
-            w.queue = [u for u in w.queue if u in messages]
+            w.queue = {u: None for u in w.queue if u in messages}
             if self._delete_after:
                 self._store.set_marks(
                     [u for u in order if messages[u].state is MessageState.STORED], True
@@ -739,16 +738,18 @@ class Engine:
         """The next large message alone, or a batch of small ones (pipelined)."""
         with self._wake:
             q = self._wants.queue
-            while q and (
-                q[0] not in self._messages
-                or self._messages[q[0]].state in (MessageState.STORED, MessageState.GONE)
+            head = next(iter(q), None)
+            while head is not None and (
+                head not in self._messages
+                or self._messages[head].state in (MessageState.STORED, MessageState.GONE)
             ):
-                q.pop(0)
-            if not q:
+                del q[head]
+                head = next(iter(q), None)
+            if head is None:
                 return []
-            first = self._messages[q[0]]
+            first = self._messages[head]
             if first.size > SMALL_MESSAGE or first.received:
-                return [q[0]]
+                return [head]
             batch: list[str] = []
             total = 0
             for uidl in q:
@@ -765,8 +766,7 @@ class Engine:
 
     def _dequeue(self, uidl: str) -> None:
         with self._wake:
-            if uidl in self._wants.queue:
-                self._wants.queue.remove(uidl)
+            self._wants.queue.pop(uidl, None)
 
     def _stored(self, msg: _Message, path: Path) -> None:
         msg.received = msg.size
@@ -788,8 +788,9 @@ class Engine:
         for msg in batch:
             self._set_state(msg, MessageState.DOWNLOADING)
         bodies: list[tuple[_Message, bytes]] = []
+        by_number = {m.number: m for m in batch}
         for number, ok, data in session.retr_small([(m.number, m.size) for m in batch]):
-            msg = next(m for m in batch if m.number == number)
+            msg = by_number[number]
             if not ok:
                 self._failed(msg, f"the server refused RETR: {data.decode(errors='replace')}")
                 continue

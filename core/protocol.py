@@ -405,7 +405,8 @@ class ClientConnection:
             raise LocalProtocolError(f"cannot send {verb} in state {self._state.name}")
         if not self._greeted:
             raise LocalProtocolError(f"cannot send {verb} before the server's greeting")
-        barrier = next((c for c in self._queue if c.verb in _BARRIERS), None)
+        # Nothing is queued behind a barrier, so only the newest command can be one.
+        barrier = self._queue[-1] if self._queue and self._queue[-1].verb in _BARRIERS else None
         if barrier is not None:
             raise LocalProtocolError(
                 f"cannot send {verb} before the reply to {barrier.verb}: that reply decides"
