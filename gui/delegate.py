@@ -33,8 +33,9 @@ _BAR_STATES = {
     MessageState.PAUSED,
     MessageState.STALLED,
     MessageState.QUEUED,
-    MessageState.STORED,
 }
+_STORED_COLOR = QColor("#1e8449")
+_FAILED_COLOR = QColor("#b3261e")
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -54,8 +55,27 @@ class MessageDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         state = index.data(StateRole)
-        if index.column() != Column.PROGRESS or state not in _BAR_STATES:
+        if index.column() != Column.PROGRESS:
             super().paint(painter, option, index)
+            return
+        if state not in _BAR_STATES or (
+            state == MessageState.QUEUED and not index.data(ReceivedRole)
+        ):
+            # no bar: coloured text, so the moving bars stand out
+            opt = QStyleOptionViewItem(option)
+            self.initStyleOption(opt, index)
+            if not opt.state & QStyle.StateFlag.State_Selected and not index.data(MarkedRole):
+                if state == MessageState.STORED:
+                    color = _STORED_COLOR
+                elif state == MessageState.FAILED:
+                    color = _FAILED_COLOR
+                else:
+                    color = opt.palette.color(QPalette.ColorRole.PlaceholderText)
+                opt.palette.setColor(QPalette.ColorRole.Text, color)
+            opt.displayAlignment = Qt.AlignmentFlag.AlignCenter
+            widget = option.widget
+            style = widget.style() if isinstance(widget, QWidget) else QApplication.style()
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
             return
         # Background and selection as for any cell, without text.
         opt = QStyleOptionViewItem(option)
@@ -73,10 +93,7 @@ class MessageDelegate(QStyledItemDelegate):
         bar.rect = QRect(option.rect).adjusted(2, 2, -2, -2)
         bar.minimum = 0
         bar.maximum = 1000
-        if state == MessageState.STORED:
-            bar.progress = 1000
-        else:
-            bar.progress = 0 if total <= 0 else min(1000, received * 1000 // total)
+        bar.progress = 0 if total <= 0 else min(1000, received * 1000 // total)
         bar.text = progress_text(state, received, total, rate, detail)
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
@@ -85,9 +102,8 @@ class MessageDelegate(QStyledItemDelegate):
         bar.fontMetrics = option.fontMetrics
         if state in (MessageState.PAUSED, MessageState.STALLED, MessageState.QUEUED):
             # a muted bar for transfers that are not moving
-            bar.palette.setColor(QPalette.ColorRole.Highlight, QColor("#a9b4bf"))
-        elif state == MessageState.STORED:
-            bar.palette.setColor(QPalette.ColorRole.Highlight, QColor("#27ae60"))
+            bar.palette.setColor(QPalette.ColorRole.Highlight, QColor("#c3ccd5"))
+            bar.palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#1f2933"))
         painter.save()
         if index.data(MarkedRole):
             font = painter.font()

@@ -931,11 +931,12 @@ class MainWindow(QMainWindow):
         self.log.note(runner.name, f"error: {event.message}")
         if event.certificate is not None:
             self._show_certificate(runner, event)
-        elif event.auth:
-            if "no password was entered" not in event.message:
-                runner.retry_now()  # asks again, saying the server refused it
-        elif not event.fatal and runner is self.current:
-            self.statusBar().showMessage(event.message, 8000)
+        elif event.auth and runner.asks_password and "no password was entered" not in (
+            event.message
+        ):
+            runner.retry_now()  # asks again, saying the server refused it
+        # A non-fatal error always comes with a reconnect: the connection label says so,
+        # with the reason in its tooltip, and the log keeps it.
         if runner is self.current:
             self._update_error_banner()
 

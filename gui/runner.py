@@ -109,6 +109,11 @@ class AccountRunner(QObject):
     # --- life cycle --------------------------------------------------------------------
 
     @property
+    def asks_password(self) -> bool:
+        """False when the password is fixed (the demo): a refusal cannot be fixed by asking."""
+        return self._fixed_password is None
+
+    @property
     def name(self) -> str:
         return self.account.display_name
 
