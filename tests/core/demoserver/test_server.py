@@ -258,7 +258,7 @@ def test_rate_limits_bytes_per_second(tmp_path: Path, make_server: Make) -> None
     body = client.body()
     elapsed = time.monotonic() - started
     assert len(body) == 303_000
-    assert 0.7 <= elapsed <= 1.6, elapsed
+    assert 0.7 <= elapsed <= 2.5, elapsed  # 303 KB at 300 KB/s: about one second
     client.quit()
 
 
