@@ -141,11 +141,15 @@ class CuttingProxy:
                     except OSError:
                         data = b""
                     if not data:
-                        # One side closed: pass the EOF on, then finish.
+                        # This side finished sending: pass the EOF on (half-close) and
+                        # keep forwarding the other way until it finishes too.
                         with contextlib.suppress(OSError):
                             dst.shutdown(socket.SHUT_WR)
-                        graceful = True
-                        return
+                        selector.unregister(src)
+                        if not selector.get_map():
+                            graceful = True
+                            return
+                        continue
                     if src is server:
                         if cut is not None and down + len(data) >= cut:
                             _send_all(dst, data[: cut - down])
