@@ -75,38 +75,56 @@ class MessageCache:
     def __init__(self, budget: int = CACHE_BUDGET) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._gates: dict[str, threading.Lock] = {}  # one measurement of a big file at a time
         self._budget = budget
         self._used = 0
 
     def lookup(self, file: str) -> tuple[Layout, bytes | None]:
         st = os.stat(file)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self._hit(file, stamp)
+        if hit is not None:
+            return hit
+        if st.st_size <= SMALL:
+            with open(file, "rb") as f:
+                st = os.fstat(f.fileno())  # the stamp of what we actually read
+                data = f.read()
+            body = to_crlf(data)
+            layout = Layout(len(data), len(body), max(len(data), 1), ((0, 0),) if data else ())
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            return self._store(file, _Entry(stamp, layout, stuff(body)))
+        with self._lock:
+            gate = self._gates.setdefault(file, threading.Lock())
+        with gate:  # the warm-up thread and a login may ask at once: read 200 MB only once
+            hit = self._hit(file, stamp)
+            if hit is not None:
+                return hit
+            return self._store(file, _Entry(stamp, measure(Path(file)), None))
+
+    def _hit(self, file: str, stamp: tuple[int, int, int]) -> tuple[Layout, bytes | None] | None:
         with self._lock:
             entry = self._entries.get(file)
         if entry is not None and entry.stamp == stamp:
             return entry.layout, entry.wire
-        wire: bytes | None = None
-        if st.st_size <= SMALL:
-            with open(file, "rb") as f:
-                data = f.read()
-            body = to_crlf(data)
-            layout = Layout(len(data), len(body), max(len(data), 1), ((0, 0),) if data else ())
-            wire = stuff(body)
-        else:
-            layout = measure(Path(file))
+        return None
+
+    def _store(self, file: str, entry: _Entry) -> tuple[Layout, bytes | None]:
         with self._lock:
             old = self._entries.pop(file, None)
             if old is not None and old.wire is not None:
                 self._used -= len(old.wire)
-            if wire is not None and self._used + len(wire) > self._budget:
-                wire = None
+            wire = entry.wire
             if wire is not None:
-                self._used += len(wire)
-            self._entries[file] = _Entry(stamp, layout, wire)
-        return layout, wire
+                if self._used + len(wire) > self._budget:
+                    entry = _Entry(entry.stamp, entry.layout, None)
+                else:
+                    self._used += len(wire)
+            self._entries[file] = entry
+        return entry.layout, entry.wire
 
     def forget(self, file: str) -> None:
         with self._lock:
+            self._gates.pop(file, None)
             old = self._entries.pop(file, None)
             if old is not None and old.wire is not None:
                 self._used -= len(old.wire)

@@ -10,6 +10,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -95,6 +96,20 @@ class DemoServer:
     def locked(self) -> bool:
         """Whether a session holds the maildrop lock right now."""
         return self._shared.locks.held(self._shared.lock_key)
+
+    @property
+    def body_bytes_sent(self) -> int:
+        """RETR/TOP payload octets sent so far, over all connections (what cut_at counts)."""
+        return self.faults.body_bytes_sent
+
+    def wait_unlocked(self, timeout: float = 5.0) -> bool:
+        """Wait until no session holds the maildrop (a dropped client's session has ended)."""
+        deadline = time.monotonic() + timeout
+        while self.locked:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def cut_at(self, positions: Iterable[int]) -> None:
         """Drop the connection when the total body bytes sent reach each position (once each)."""

@@ -116,7 +116,7 @@ def test_lock_released_however_the_connection_ends(
     elif how == "shutdown-write":
         first.sock.shutdown(socket.SHUT_WR)
     else:
-        server.cut_at([server.faults.body_bytes_sent + 10])
+        server.cut_at([server.body_bytes_sent + 10])
         first.send(b"RETR 1\r\n")
         first.line()
         assert len(first.read_to_eof()) == 10
@@ -140,6 +140,14 @@ def test_login_delay(maildir: Path, make_server: Make) -> None:
 
 
 # ----------------------------------------------------------------- Update state
+
+
+def test_wait_unlocked(maildir: Path, server: DemoServer) -> None:
+    client = Raw.connect(server.address)
+    client.login()
+    assert not server.wait_unlocked(0.05)
+    client.close()
+    assert server.wait_unlocked(TIMEOUT)
 
 
 def test_quit_deletes_marked_files(maildir: Path, server: DemoServer) -> None:
