@@ -104,3 +104,19 @@ def test_a_cut_resets_the_server_side_too(sender: Sender) -> None:
                 break
             threading.Event().wait(0.05)
     assert sender.got == [b""]  # the server saw the connection end, nothing more
+
+
+def test_cut_now_resets_open_connections_and_keeps_listening(sender: Sender) -> None:
+    with CuttingProxy(sender.address) as proxy:
+        held = socket.create_connection(proxy.address, timeout=10)
+        try:
+            first = held.recv(1000)  # the sender is blocked: nobody reads the rest
+            assert first and PAYLOAD.startswith(first)
+            assert proxy.cut_now() == 1
+            with pytest.raises((ConnectionResetError, TimeoutError)):
+                while held.recv(65536):
+                    pass
+        finally:
+            held.close()
+        assert proxy.was_cut == [True]
+        assert read_all(proxy.address) == PAYLOAD  # new connections pass as before

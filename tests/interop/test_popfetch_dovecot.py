@@ -131,11 +131,19 @@ class Events:
             return [e.text for e in self.items if isinstance(e, TranscriptLine) and not e.sent]
 
 
-def engine_for(dovecot: Dovecot, user: User, work: Path, events: Events) -> Engine:
-    account = Account(
-        host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS, user=user.name,
-        maildir=str(work / "Maildir"), cafile=str(dovecot.ca_pem),
-    )
+def engine_for(
+    dovecot: Dovecot, user: User, work: Path, events: Events, *, plaintext_port: int | None = None
+) -> Engine:
+    if plaintext_port is None:
+        account = Account(
+            host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS, user=user.name,
+            maildir=str(work / "Maildir"), cafile=str(dovecot.ca_pem),
+        )
+    else:
+        account = Account(
+            host="127.0.0.1", port=plaintext_port, security=Security.NONE, user=user.name,
+            maildir=str(work / "Maildir"), allow_plaintext=True,
+        )
     return Engine(
         account,
         password=lambda: user.password,
@@ -359,6 +367,66 @@ def test_a_drop_before_quit_deletes_nothing(
     # Dovecot's "del=" counts expunges, so after a drop it says 0 although it accepted the DELEs.
     assert closed and "Connection closed" in closed[-1] and "del=0/4" in closed[-1]
     assert dovecot.contents(mailbox.name) == messages
+
+
+def test_unmarking_one_is_rset_then_dele_of_the_others(
+    dovecot: Dovecot, mailbox: User, tmp_path: Path
+) -> None:
+    messages = make_messages(5)
+    dovecot.fill(mailbox.name, messages)
+    events = Events()
+    engine = engine_for(dovecot, mailbox, tmp_path, events)
+    engine.start()
+    try:
+        assert engine.wait_idle(TIMEOUT)
+        uidls = [m.uidl for m in engine.messages()]
+        engine.mark(uidls[:3])
+        assert engine.wait_idle(TIMEOUT)
+        engine.unmark([uidls[1]])
+        assert engine.wait_idle(TIMEOUT)
+        sent = [t for t in events.sent() if t.startswith(("DELE", "RSET"))]
+        assert sent == ["DELE 1", "DELE 2", "DELE 3", "RSET", "DELE 1", "DELE 3"]
+        engine.commit()
+        done = events.wait_for(lambda e: isinstance(e, CommitFinished))
+        assert isinstance(done, CommitFinished) and done.deleted == {uidls[0], uidls[2]}
+    finally:
+        engine.shutdown(10)
+    assert dovecot.contents(mailbox.name) == [messages[1], messages[3], messages[4]]
+
+
+def test_a_reset_after_dele_deletes_nothing_and_the_marks_survive(
+    dovecot: Dovecot, mailbox: User, tmp_path: Path
+) -> None:
+    """A real TCP reset (not a polite close) between DELE and QUIT: Dovecot removes nothing;
+    popfetch reconnects, re-issues the journalled DELEs, and the next QUIT commits them."""
+    messages = make_messages(4)
+    dovecot.fill(mailbox.name, messages)
+    events = Events()
+    with CuttingProxy(("127.0.0.1", dovecot.pop3_port)) as proxy:
+        engine = engine_for(dovecot, mailbox, tmp_path, events, plaintext_port=proxy.address[1])
+        engine.start()
+        try:
+            assert engine.wait_idle(TIMEOUT)
+            uidls = [m.uidl for m in engine.messages()]
+            engine.mark(uidls[1:3])
+            assert engine.wait_idle(TIMEOUT)
+            assert sum("Marked to be deleted" in t for t in events.received()) == 2
+            assert proxy.cut_now() == 1
+            deadline = time.monotonic() + 15
+            while not pop_disconnects(dovecot, mailbox):
+                assert time.monotonic() < deadline, dovecot.diagnostics()
+                time.sleep(0.05)
+            assert "Connection closed" in pop_disconnects(dovecot, mailbox)[0]
+            assert dovecot.contents(mailbox.name) == messages  # nothing removed
+            engine.commit()  # reconnects through the proxy, DELEs again, QUIT
+            done = events.wait_for(lambda e: isinstance(e, CommitFinished))
+            assert isinstance(done, CommitFinished) and done.ok
+            assert done.deleted == frozenset(uidls[1:3])
+        finally:
+            engine.shutdown(10)
+    assert proxy.connections >= 2
+    assert sum("Marked to be deleted" in t for t in events.received()) == 4
+    assert dovecot.contents(mailbox.name) == [messages[0], messages[3]]
 
 
 def test_cli_delete_commits_at_quit(dovecot: Dovecot, mailbox: User, tmp_path: Path) -> None:

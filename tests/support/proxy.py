@@ -19,10 +19,12 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterable
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
 _RECORD_LIMIT = 1 << 20  # client bytes kept per connection
+_TICK = 0.05  # how often a forwarding thread looks at stop() / cut_now()
 
 
 class CuttingProxy:
@@ -43,6 +45,7 @@ class CuttingProxy:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._open: set[socket.socket] = set()
+        self._generation = 0  # cut_now() bumps it: connections from before are reset
         self.address: tuple[str, int] = (host, 0)
         self.sent: list[bytearray] = []  # client -> server bytes, per connection (first 1 MiB)
         self.received: list[int] = []  # server -> client bytes forwarded, per connection
@@ -54,6 +57,21 @@ class CuttingProxy:
         with self._lock:
             self._cuts.extend(cuts)
 
+    def cut_now(self, timeout: float = 5.0) -> int:
+        """Reset every open connection (a dropped link); returns how many there were.
+
+        Each forwarding thread resets its own sockets, within ``_TICK`` seconds."""
+        with self._lock:
+            self._generation += 1
+            count = len(self._open) // 2
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._open:
+                    break
+            time.sleep(0.01)
+        return count
+
     @property
     def connections(self) -> int:
         with self._lock:
@@ -64,7 +82,7 @@ class CuttingProxy:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self._host, 0))
         listener.listen(16)
-        listener.settimeout(0.2)
+        listener.settimeout(_TICK)
         self._listener = listener
         self.address = (self._host, int(listener.getsockname()[1]))
         thread = threading.Thread(target=self._accept_loop, name="proxy-accept", daemon=True)
@@ -73,11 +91,7 @@ class CuttingProxy:
         return self.address
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        with self._lock:
-            for sock in list(self._open):
-                _reset(sock)
-            self._open.clear()
+        self._stopping.set()  # every forwarding thread resets its sockets within _TICK
         for thread in self._threads:
             thread.join(timeout)
         if self._listener is not None:
@@ -124,6 +138,7 @@ class CuttingProxy:
             sock.setblocking(False)
         with self._lock:
             self._open.update((client, server))
+            generation = self._generation
         selector = selectors.DefaultSelector()
         selector.register(client, selectors.EVENT_READ, server)
         selector.register(server, selectors.EVENT_READ, client)
@@ -131,7 +146,11 @@ class CuttingProxy:
         graceful = False
         try:
             while not self._stopping.is_set():
-                for key, _events in selector.select(timeout=0.2):
+                if self._generation != generation:
+                    with self._lock:
+                        self.was_cut[index] = True
+                    return
+                for key, _events in selector.select(timeout=_TICK):
                     src: socket.socket = key.fileobj  # type: ignore[assignment]
                     dst: socket.socket = key.data
                     try:
