@@ -31,6 +31,7 @@ def login(session: Session, user: str | None) -> None:
         session.err("Maildrop is locked by another session", "IN-USE")
         return
     session.locked = True
+    shared.warmed.wait()
     try:
         session.drop = Maildrop(shared.maildir, shared.cache, shared.uidls)
     except OSError:

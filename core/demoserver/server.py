@@ -129,18 +129,23 @@ class DemoServer:
             target=self._accept_loop, name="demoserver-accept", daemon=True
         )
         self._acceptor.start()
+        self._shared.warmed.clear()
         threading.Thread(target=self._warm, name="demoserver-warm", daemon=True).start()
         return self.address
 
     def _warm(self) -> None:
         """Size every message in the background, so the first login does not pay for it
-        (measuring means reading: a second for 10,000 files or a 200 MB message)."""
+        (measuring means reading: a second for 10,000 files or a 200 MB message).
+        A login meanwhile waits for this rather than doing the same reads in parallel."""
         shared = self._shared
-        for file in scan(shared.maildir):
-            if shared.stop.is_set():
-                return
-            with contextlib.suppress(OSError):
-                shared.cache.lookup(file)
+        try:
+            for file in scan(shared.maildir):
+                if shared.stop.is_set():
+                    return
+                with contextlib.suppress(OSError):
+                    shared.cache.lookup(file)
+        finally:
+            shared.warmed.set()
 
     def serve_forever(self) -> None:
         """Start (if needed) and block until stop() or Ctrl-C: for ``popfetch demo-server``."""

@@ -53,11 +53,17 @@ class Shared:
     deleted: list[str] = field(default_factory=list)
     last_login: dict[str, float] = field(default_factory=dict)
     record_lock: threading.Lock = field(default_factory=threading.Lock)
+    warmed: threading.Event = field(default_factory=lambda: _set(threading.Event()))
 
     @property
     def lock_key(self) -> str:
         # Every user is served the one Maildir, so the maildrop lock is the Maildir's.
         return str(self.maildir.resolve())
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 class Close(Exception):
