@@ -23,7 +23,12 @@ from core.demoserver.session import Session, Shared
 class DemoServer:
     """A POP3 server (RFC 1939, 2449, 5034, 2595, EXT-RETR) over one Maildir.
 
-    Every user in ``users`` logs in to the same Maildir; its lock is therefore shared.
+    Every user in ``users`` (default demo/demo) logs in to the same Maildir, so they share
+    its lock. ``rate`` caps each connection in bytes/s; ``tls`` enables STLS (or, with
+    ``implicit_tls``, TLS from the first byte); ``login_delay`` is advertised and enforced;
+    ``uidls`` maps a message file to its UIDL; ``allow_plaintext=False`` refuses USER/PASS,
+    PLAIN and LOGIN before TLS; ``idle_timeout`` closes a silent connection (deleting
+    nothing). Observe ``commands``, ``deleted``, ``locked``, ``body_bytes_sent``.
     """
 
     def __init__(
