@@ -789,18 +789,22 @@ class Engine:
             self._set_state(msg, MessageState.DOWNLOADING)
         bodies: list[tuple[_Message, bytes]] = []
         by_number = {m.number: m for m in batch}
-        for number, ok, data in session.retr_small([(m.number, m.size) for m in batch]):
-            msg = by_number[number]
-            if not ok:
-                self._failed(msg, f"the server refused RETR: {data.decode(errors='replace')}")
-                continue
-            self.stats.received_bytes += len(data)
-            bodies.append((msg, data))
+        try:
+            for number, ok, data in session.retr_small([(m.number, m.size) for m in batch]):
+                msg = by_number[number]
+                if not ok:
+                    self._failed(msg, f"the server refused RETR: {data.decode(errors='replace')}")
+                    continue
+                self.stats.received_bytes += len(data)
+                bodies.append((msg, data))
+        finally:
+            # A drop mid-batch: keep what arrived whole rather than fetch it again.
+            if bodies:
+                paths = self._store.deliver_batch([(m.uidl, data) for m, data in bodies])
+                for (msg, _), path in zip(bodies, paths, strict=True):
+                    self._stored(msg, path)
         if not bodies:
             return
-        paths = self._store.deliver_batch([(m.uidl, data) for m, data in bodies])
-        for (msg, _), path in zip(bodies, paths, strict=True):
-            self._stored(msg, path)
         if self._delete_after:
             self._emit(MarksChanged(frozenset(self._marks_cache)))
         self._apply_commands()

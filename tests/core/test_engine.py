@@ -18,7 +18,7 @@ from core.events import (
     Progress,
     TranscriptLine,
 )
-from tests.core.conftest import PASSWORD, Harness, Recorder
+from tests.support.engine import PASSWORD, Harness, Recorder
 from tests.support.mail import big_message, tricky_message
 
 

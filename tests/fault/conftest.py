@@ -1,0 +1,3 @@
+from tests.support.engine import harness, recorder
+
+__all__ = ["harness", "recorder"]
