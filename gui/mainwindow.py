@@ -237,7 +237,7 @@ class MainWindow(QMainWindow):
         self.table = QTableView()
         self.table.setObjectName("messageTable")
         self.table.setModel(self.proxy)
-        self.table.setItemDelegate(MessageDelegate(self.table))
+        self.table.setItemDelegateForColumn(Column.PROGRESS, MessageDelegate(self.table))
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -517,6 +517,9 @@ class MainWindow(QMainWindow):
             self._header_state is None or not header.restoreState(self._header_state)
         ):
             self._default_columns()
+        if runner is not None:
+            runner.model.sort(header.sortIndicatorSection() if header.isSortIndicatorShown()
+                              else -1, header.sortIndicatorOrder())
         self.stack.setCurrentWidget(self.messages_page if runner else self.welcome)
         self.setWindowTitle(f"{runner.name} — popfetch" if runner else "popfetch")
         self._update_marks_banner()

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
 from core.events import (
     ListLoaded,
@@ -35,7 +35,7 @@ from gui import fmt
 Index = QModelIndex | QPersistentModelIndex
 
 
-class Column(IntEnum):
+class Column(IntEnum):  # keep _NCOLS, _SIZE_COL, _PROGRESS_COL below in step
     STATE = 0
     FROM = 1
     SUBJECT = 2
@@ -93,6 +93,26 @@ STATE_TEXT = {
 
 COALESCE_MS = 50
 
+# Plain ints: comparing against Qt.ItemDataRole members costs an attribute lookup each time,
+# and data() runs for every visible cell and role on every repaint.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_RAW, _SORT, _FILTER, _UIDL, _STATE, _RECEIVED, _TOTAL, _RATE, _DETAIL, _MARKED, _PATH = (
+    int(r) for r in (RawRole, SortRole, FilterRole, UidlRole, StateRole, ReceivedRole,
+                     TotalRole, RateRole, DetailRole, MarkedRole, PathRole)
+)
+_HANDLED = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _FONT, _ALIGN, _FOREGROUND, _RAW, _SORT,
+                      _FILTER, _UIDL, _STATE, _RECEIVED, _TOTAL, _RATE, _DETAIL, _MARKED, _PATH})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_CENTER = int(Qt.AlignmentFlag.AlignCenter)
+_NCOLS = 6
+_SIZE_COL = 4
+_PROGRESS_COL = 5
+
 
 @dataclass(slots=True)
 class _Row:
@@ -109,21 +129,25 @@ class _Row:
     rate: float = 0.0
     detail: str = ""
     path: str = ""
+    seq: int = 0  # position in the server's list
+    search: str = ""  # casefolded "sender\nsubject" for the filter
 
     @classmethod
     def from_info(cls, info: MessageInfo) -> _Row:
         sender = fmt.decode_header(info.sender)
+        subject = fmt.decode_header(info.subject)
         return cls(
             uidl=info.uidl,
             size=info.size,
             sender=sender,
             sender_short=fmt.sender_display(sender),
-            subject=fmt.decode_header(info.subject),
+            subject=subject,
             date_raw=info.date,
             date_ts=fmt.parse_date(info.date),
             state=info.state,
             received=info.received,
             marked=info.marked,
+            search=f"{sender}\n{subject}".casefold(),
         )
 
 
@@ -160,6 +184,20 @@ class MessageListModel(QAbstractTableModel):
         self._timer.setSingleShot(True)
         self._timer.setInterval(COALESCE_MS)
         self._timer.timeout.connect(self.flush_progress)
+        self._strike = QFont()
+        self._strike.setStrikeOut(True)
+        self._grey = QBrush(QColor("#8a949e"))
+        # finished rows show coloured text in the progress column (no bar: the moving
+        # bars stand out, and Qt's own delegate paints these cells without Python)
+        self._progress_brush = {
+            MessageState.STORED: QBrush(QColor("#1e8449")),
+            MessageState.FAILED: QBrush(QColor("#b3261e")),
+            MessageState.REMOTE: self._grey,
+            MessageState.QUEUED: self._grey,
+        }
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._seq = 0  # server order, the secondary sort key
 
     # --- Qt model interface -------------------------------------------------------------
 
@@ -167,7 +205,7 @@ class MessageListModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _NCOLS
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -187,48 +225,55 @@ class MessageListModel(QAbstractTableModel):
         return f.ItemIsEnabled | f.ItemIsSelectable | f.ItemNeverHasChildren
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or index.parent().isValid():
+        if role not in _HANDLED or not index.isValid():
             return None
         r = index.row()
-        if not 0 <= r < len(self._rows):
+        rows = self._rows
+        if not 0 <= r < len(rows):
             return None
-        row = self._rows[r]
+        row = rows[r]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self._display(row, col)
-        if role == RawRole:
+        if role == _FONT:
+            return self._strike if row.marked else None
+        if role == _FOREGROUND:
+            if row.marked or row.state is MessageState.GONE:
+                return self._grey
+            if col == _PROGRESS_COL:
+                return self._progress_brush.get(row.state)
+            return None
+        if role == _DECORATION:
+            if col == 0:
+                return self._icons.get("marked" if row.marked else row.state)
+            return None
+        if role == _ALIGN:
+            if col == _SIZE_COL:
+                return _RIGHT
+            return _CENTER if col == _PROGRESS_COL else None
+        if role == _RAW:
             return self._raw(row, col)
-        if role == SortRole:
-            if col == Column.STATE:
-                return _STATE_RANK[row.state] + (100 if row.marked else 0)
-            if col == Column.FROM:
-                return row.sender_short.casefold()
-            if col == Column.SUBJECT:
-                return row.subject.casefold()
-            return self._raw(row, col)
-        if role == Qt.ItemDataRole.DecorationRole and col == Column.STATE:
-            return self._icons.get("marked" if row.marked else row.state)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == Column.SIZE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == FilterRole:
-            return f"{row.sender}\n{row.subject}"
-        if role == UidlRole:
-            return row.uidl
-        if role == StateRole:
+        if role == _STATE:
             return row.state
-        if role == ReceivedRole:
+        if role == _RECEIVED:
             return row.received
-        if role == TotalRole:
+        if role == _TOTAL:
             return row.size
-        if role == RateRole:
+        if role == _RATE:
             return row.rate
-        if role == DetailRole:
-            return row.detail
-        if role == MarkedRole:
+        if role == _MARKED:
             return row.marked
-        if role == PathRole:
+        if role == _DETAIL:
+            return row.detail
+        if role == _UIDL:
+            return row.uidl
+        if role == _TOOLTIP:
+            return self._tooltip(row, col)
+        if role == _SORT:
+            return _sort_value(row, col)
+        if role == _FILTER:
+            return f"{row.sender}\n{row.subject}"
+        if role == _PATH:
             return row.path
         return None
 
@@ -327,7 +372,50 @@ class MessageListModel(QAbstractTableModel):
                 self._index[info.uidl] = len(self._rows)
                 self._rows.append(_Row.from_info(info))
             self.endInsertRows()
+        order = {info.uidl: i for i, info in enumerate(event.messages)}
+        for row in self._rows:
+            row.seq = order[row.uidl]
+        self._resort()
         self._emit_totals(marks=True)
+
+    # --- sorting (here, not in the proxy: Python's sort over keys is ~100x faster than
+    # --- QSortFilterProxyModel calling data() twice per comparison) ----------------------
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort_column = column
+        self._sort_order = order
+        self._resort()
+
+    def sort_column(self) -> tuple[int, Qt.SortOrder]:
+        return self._sort_column, self._sort_order
+
+    def _resort(self) -> None:
+        col = self._sort_column
+        if 0 <= col < len(Column):
+            reverse = self._sort_order == Qt.SortOrder.DescendingOrder
+            new = sorted(self._rows, key=lambda row: (_sort_value(row, col), row.seq),
+                         reverse=reverse)
+        else:
+            new = sorted(self._rows, key=lambda row: row.seq)
+        if all(a is b for a, b in zip(new, self._rows, strict=True)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self._rows
+        position = {id(row): i for i, row in enumerate(new)}
+        persistent = self.persistentIndexList()
+        moved = [
+            self.index(position[id(old[ix.row()])], ix.column()) if 0 <= ix.row() < len(old)
+            else QModelIndex()
+            for ix in persistent
+        ]
+        self._rows = new
+        self._index = {row.uidl: i for i, row in enumerate(new)}
+        self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
+    def matches(self, source_row: int, needle: str) -> bool:
+        """Whether the row's sender or subject contains ``needle`` (casefolded)."""
+        return needle in self._rows[source_row].search
 
     def on_progress(self, event: Progress) -> None:
         if event.uidl not in self._index:
@@ -357,7 +445,7 @@ class MessageListModel(QAbstractTableModel):
             self.dataChanged.emit(
                 self.index(first, Column.PROGRESS),
                 self.index(last, Column.PROGRESS),
-                [Qt.ItemDataRole.DisplayRole, RawRole, SortRole, ReceivedRole, RateRole],
+                [_DISPLAY, _RAW, _RECEIVED, _RATE],
             )
         self._emit_totals()
 
@@ -490,6 +578,25 @@ def progress_text(state: MessageState, received: int, total: int, rate: float, d
     return f"{pct}% kept" if received else ""
 
 
+def _sort_value(row: _Row, col: int) -> object:
+    """A key Python compares fast, per column; same type within a column."""
+    if col == Column.STATE:
+        return _STATE_RANK[row.state] + (100 if row.marked else 0)
+    if col == Column.FROM:
+        return row.sender_short.casefold()
+    if col == Column.SUBJECT:
+        return row.subject.casefold()
+    if col == Column.DATE:
+        return row.date_ts
+    if col == Column.SIZE:
+        return row.size
+    if col == Column.PROGRESS:
+        if row.state is MessageState.STORED:
+            return 1.0
+        return min(1.0, row.received / row.size) if row.size > 0 else 0.0
+    return 0
+
+
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
     """[1, 2, 3, 7, 9, 10] -> [(1, 3), (7, 7), (9, 10)]"""
     runs: list[tuple[int, int]] = []
@@ -502,16 +609,42 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
 
 
 class MessageFilterProxy(QSortFilterProxyModel):
-    """Sorts by SortRole (native comparisons) and filters From/Subject by a fixed string."""
+    """Filters From/Subject by a fixed string; sorting is passed on to the source model.
+
+    The proxy itself never sorts (its sort column stays -1): with 100,000 rows its
+    comparisons would call the Python data() millions of times.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.setSortRole(SortRole)
-        self.setFilterRole(FilterRole)
-        self.setFilterKeyColumn(Column.FROM)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterRole(FilterRole)  # only changes of this role re-run the filter
         self.setDynamicSortFilter(True)
+        self._needle = ""
 
     def set_filter_text(self, text: str) -> None:
-        self.setFilterFixedString(text.strip())
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        if hasattr(self, "endFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            self._needle = needle
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._needle = needle
+            self.invalidateRowsFilter()
+
+    def filter_text(self) -> str:
+        return self._needle
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if not self._needle:
+            return True
+        src = self.sourceModel()
+        if isinstance(src, MessageListModel):
+            return src.matches(source_row, self._needle)
+        return super().filterAcceptsRow(source_row, source_parent)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        src = self.sourceModel()
+        if src is not None:
+            src.sort(column, order)

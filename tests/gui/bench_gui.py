@@ -1,0 +1,291 @@
+"""GUI responsiveness benchmark (run by hand, not a test):
+
+    python tests/gui/bench_gui.py [--size-mb 200] [--rows 100000] [--skip-download]
+
+1. A large message downloads at full speed from the demo server on loopback, in the app
+   (the real MainWindow, offscreen) while a 5 ms QTimer on the GUI thread measures how
+   late it fires (p50 / p99 / max). The same download runs headless: the same Engine with
+   no Qt in the process (``popfetch fetch``'s engine), and the CLI as a whole.
+2. A model of 100,000 messages: time to load it into the table, to paint it, to scroll
+   through it, to sort it by size, to filter it, and to apply a burst of progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def make_mailbox(root: Path, size: int) -> Path:
+    from core.demoserver.sample import make_demo_mailbox
+
+    path = root / "mailbox"
+    make_demo_mailbox(path, count=0, large_sizes=(size,))
+    return path
+
+
+def headless_engine(account_kwargs: dict[str, object], maildir: Path, state: Path) -> float:
+    """The engine alone, no Qt: seconds from download() to the message stored."""
+    from core.accounts import Account
+    from core.engine import Engine
+    from core.events import ListLoaded, MessageState, MessageStateChanged
+    from core.store import Store
+
+    loaded = threading.Event()
+    done = threading.Event()
+
+    def listener(ev: object) -> None:
+        if isinstance(ev, ListLoaded):
+            loaded.set()
+        elif isinstance(ev, MessageStateChanged) and ev.state is MessageState.STORED:
+            done.set()
+
+    account = Account(maildir=str(maildir), **account_kwargs)  # type: ignore[arg-type]
+    engine = Engine(account, password=lambda: "demo", listener=listener,
+                    store=Store(maildir, state), transcript=False)
+    engine.start()
+    assert loaded.wait(30)
+    t0 = time.perf_counter()
+    engine.download()
+    assert done.wait(600)
+    elapsed = time.perf_counter() - t0
+    engine.shutdown()
+    return elapsed
+
+
+def headless_cli(host: str, port: int, maildir: Path, state: Path) -> float:
+    env = dict(os.environ, POPFETCH_PASSWORD="demo", PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "gui.main", "fetch", "--host", host, "--port", str(port),
+         "--security", "none", "--user", "demo", "--maildir", str(maildir), "--allow-plaintext",
+         "--state-dir", str(state), "--quiet"],
+        check=True, env=env, cwd=str(ROOT), timeout=600,
+    )
+    return time.perf_counter() - t0
+
+
+def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, list[float]]:
+    """Seconds to download in the MainWindow, and the GUI timer's lateness samples (ms)."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.accounts import Account
+    from core.events import MessageState
+    from core.net import Security
+    from gui.mainwindow import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(maildir.parent / "gui.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.resize(1280, 800)
+    window.show()
+    account = Account(host=host, port=port, security=Security.NONE, user="demo",
+                      maildir=str(maildir), allow_plaintext=True)
+    runner = window.add_runner(account, fixed_password="demo")
+    runner.start()
+    loop = QEventLoop()
+    waiter = QTimer()
+    waiter.timeout.connect(lambda: loop.quit() if runner.model.rowCount() else None)
+    waiter.start(20)
+    loop.exec()
+    waiter.stop()
+    uidl = runner.model.uidls()[0]
+
+    late: list[float] = []
+    clock = QElapsedTimer()
+    last = [0]
+    tick = QTimer()
+    tick.setTimerType(Qt.TimerType.PreciseTimer)
+    tick.setInterval(tick_ms)
+
+    def on_tick() -> None:
+        now = clock.nsecsElapsed()
+        late.append(max(0.0, (now - last[0]) / 1e6 - tick_ms))
+        last[0] = now
+
+    tick.timeout.connect(on_tick)
+    result: list[float] = []
+    t0 = time.perf_counter()
+
+    def check() -> None:
+        if runner.model.state_of(uidl) is MessageState.STORED:
+            result.append(time.perf_counter() - t0)
+            loop.quit()
+
+    clock.start()
+    last[0] = clock.nsecsElapsed()
+    tick.start()
+    runner.download(None)
+    watcher = QTimer()
+    watcher.timeout.connect(check)
+    watcher.start(20)
+    loop.exec()
+    tick.stop()
+    watcher.stop()
+    window._really_close = True
+    window.close()
+    app.processEvents()
+    return result[0], late[1:]
+
+
+def bench_download(size_mb: int, tick_ms: int) -> None:
+    from core.demoserver import DemoServer
+    from core.net import Security
+
+    size = size_mb * 1_000_000
+    with tempfile.TemporaryDirectory(prefix="popfetch-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        t = time.perf_counter()
+        mailbox = make_mailbox(tmp, size)
+        print(f"mailbox with one {size_mb} MB message made in {time.perf_counter() - t:.1f} s")
+        with DemoServer(mailbox) as server:
+            host, port = server.address
+            kwargs = {"host": host, "port": port, "security": Security.NONE, "user": "demo",
+                      "allow_plaintext": True}
+            rounds: dict[str, list[float]] = {"engine": [], "cli": [], "app": []}
+            lateness: list[float] = []
+            for i in range(2):
+                rounds["engine"].append(headless_engine(
+                    kwargs, tmp / f"e{i}" / "Maildir", tmp / f"e{i}" / "state"))
+                rounds["cli"].append(headless_cli(
+                    host, port, tmp / f"c{i}" / "Maildir", tmp / f"c{i}" / "state"))
+                os.environ["XDG_STATE_HOME"] = str(tmp / f"a{i}" / "xdg-state")
+                elapsed, late = in_app(host, port, tmp / f"a{i}" / "Maildir", tick_ms)
+                rounds["app"].append(elapsed)
+                lateness.extend(late)
+        best = {k: min(v) for k, v in rounds.items()}
+        print(f"download of {size_mb} MB over loopback, best of {len(rounds['app'])}:")
+        for k, label in (("engine", "headless engine (no Qt)"), ("cli", "popfetch fetch (CLI, "
+                                                                      "incl. start-up)"),
+                         ("app", "in the app (MainWindow)")):
+            print(f"  {label:<36} {best[k]:6.2f} s  {size / best[k] / 1e6:7.1f} MB/s   "
+                  f"runs: {', '.join(f'{x:.2f}' for x in rounds[k])}")
+        print(f"  app vs headless engine: {100 * (best['app'] / best['engine'] - 1):+.1f} %;  "
+              f"app vs CLI: {100 * (best['app'] / best['cli'] - 1):+.1f} %")
+        print(f"GUI-thread {tick_ms} ms timer lateness during the app downloads "
+              f"({len(lateness)} ticks): p50 {pct(lateness, 50):.2f} ms, "
+              f"p99 {pct(lateness, 99):.2f} ms, max {max(lateness, default=0):.2f} ms")
+
+
+def bench_rows(rows: int) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QTableView
+
+    from core.events import ListLoaded, MessageInfo, MessageState, Progress
+    from gui import icons
+    from gui.delegate import MessageDelegate
+    from gui.model import Column, MessageFilterProxy, MessageListModel
+
+    app = QApplication.instance() or QApplication([])
+    states = list(MessageState)
+    infos = tuple(
+        MessageInfo(f"uidl-{i:07d}", i + 1, 500 + (i * 7919) % 5_000_000,
+                    f"Sender {i % 997} <s{i % 997}@example.org>", f"Subject number {i}",
+                    f"Mon, {1 + i % 28:02d} Sep 2026 {i % 24:02d}:{i % 60:02d}:00 +0000",
+                    states[i % 4], 0, i % 50 == 0)
+        for i in range(rows)
+    )
+    model = MessageListModel(icons=icons.state_icons())
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    view.setItemDelegateForColumn(Column.PROGRESS, MessageDelegate(view))
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    view.verticalHeader().setVisible(False)
+    view.resize(1200, 700)
+    view.show()
+    app.processEvents()
+
+    t = time.perf_counter()
+    model.apply(ListLoaded(infos))
+    t_load = time.perf_counter() - t
+    t = time.perf_counter()
+    view.viewport().repaint()
+    app.processEvents()
+    t_paint = time.perf_counter() - t
+    print(f"{rows:,} rows: loaded into the model and proxy in {t_load * 1000:.0f} ms, "
+          f"first paint {t_paint * 1000:.0f} ms (shown after {(t_load + t_paint):.2f} s)")
+
+    bar = view.verticalScrollBar()
+    steps = []
+    for k in range(200):
+        t = time.perf_counter()
+        bar.setValue(int(bar.maximum() * k / 199))
+        view.viewport().repaint()
+        steps.append((time.perf_counter() - t) * 1000)
+    print(f"  scroll (200 jumps across the list, each repainted): p50 {pct(steps, 50):.1f} ms, "
+          f"p99 {pct(steps, 99):.1f} ms, max {max(steps):.1f} ms")
+    pages = []
+    bar.setValue(0)
+    for _ in range(200):
+        t = time.perf_counter()
+        bar.triggerAction(bar.SliderAction.SliderPageStepAdd)
+        view.viewport().repaint()
+        pages.append((time.perf_counter() - t) * 1000)
+    print(f"  page down x200: p50 {pct(pages, 50):.1f} ms, p99 {pct(pages, 99):.1f} ms")
+
+    t = time.perf_counter()
+    view.sortByColumn(Column.SIZE, Qt.SortOrder.DescendingOrder)
+    app.processEvents()
+    print(f"  sort by size: {(time.perf_counter() - t) * 1000:.0f} ms")
+    t = time.perf_counter()
+    proxy.set_filter_text("number 4242")
+    app.processEvents()
+    print(f"  filter ('number 4242', {proxy.rowCount()} rows match): "
+          f"{(time.perf_counter() - t) * 1000:.0f} ms")
+    proxy.set_filter_text("")
+    view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    app.processEvents()
+    t = time.perf_counter()
+    for i in range(0, rows, max(1, rows // 1000)):
+        model.apply(Progress(f"uidl-{i:07d}", 100, 1000, 1e6))
+    model.flush_progress()
+    view.viewport().repaint()
+    print(f"  1,000 progress events spread over the list, one flush + repaint: "
+          f"{(time.perf_counter() - t) * 1000:.0f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--tick-ms", type=int, default=5)
+    parser.add_argument("--skip-download", action="store_true")
+    parser.add_argument("--skip-rows", action="store_true")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="popfetch-bench-xdg-")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        os.environ[name] = os.path.join(tmp, name.lower())
+    import gui  # noqa: F401 - the PySide6 refcount workaround, before Qt runs
+
+    print(f"Qt platform: {os.environ['QT_QPA_PLATFORM']}, Python {sys.version.split()[0]}")
+    if not args.skip_download:
+        bench_download(args.size_mb, args.tick_ms)
+    if not args.skip_rows:
+        bench_rows(args.rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
