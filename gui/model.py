@@ -7,10 +7,14 @@ Qt.DisplayRole. Progress events are frequent, so they only update a dict; a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
+from typing import Any
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
     QObject,
@@ -114,41 +118,53 @@ _SIZE_COL = 4
 _PROGRESS_COL = 5
 
 
-@dataclass(slots=True)
 class _Row:
-    uidl: str
-    size: int
-    sender: str  # as sent (decoded if encoded-words were present)
-    sender_short: str
-    subject: str
-    date_raw: str
-    date_ts: float
-    state: MessageState
-    received: int
-    marked: bool
-    rate: float = 0.0
-    detail: str = ""
-    path: str = ""
-    seq: int = 0  # position in the server's list
-    search: str = ""  # casefolded "sender\nsubject" for the filter
+    """One message. Derived fields (short sender, timestamp, search text) are computed on
+    first use: a list of 100,000 messages shows before they are all parsed."""
+
+    __slots__ = ("_date_ts", "_search", "_sender_short", "date_raw", "detail", "marked",
+                 "path", "rate", "received", "sender", "seq", "size", "state", "subject", "uidl")
+
+    def __init__(self, info: MessageInfo) -> None:
+        self.uidl = info.uidl
+        self.size = info.size
+        s = info.sender
+        self.sender = fmt.decode_header(s) if "=?" in s else s
+        s = info.subject
+        self.subject = fmt.decode_header(s) if "=?" in s else s
+        self.date_raw = info.date
+        self.state = info.state
+        self.received = info.received
+        self.marked = info.marked
+        self.rate = 0.0
+        self.detail = ""
+        self.path = ""
+        self.seq = 0  # position in the server's list
+        self._sender_short: str | None = None
+        self._date_ts: float | None = None
+        self._search: str | None = None
 
     @classmethod
     def from_info(cls, info: MessageInfo) -> _Row:
-        sender = fmt.decode_header(info.sender)
-        subject = fmt.decode_header(info.subject)
-        return cls(
-            uidl=info.uidl,
-            size=info.size,
-            sender=sender,
-            sender_short=fmt.sender_display(sender),
-            subject=subject,
-            date_raw=info.date,
-            date_ts=fmt.parse_date(info.date),
-            state=info.state,
-            received=info.received,
-            marked=info.marked,
-            search=f"{sender}\n{subject}".casefold(),
-        )
+        return cls(info)
+
+    @property
+    def sender_short(self) -> str:
+        if self._sender_short is None:
+            self._sender_short = fmt.sender_display(self.sender)
+        return self._sender_short
+
+    @property
+    def date_ts(self) -> float:
+        if self._date_ts is None:
+            self._date_ts = fmt.parse_date(self.date_raw)
+        return self._date_ts
+
+    @property
+    def search(self) -> str:
+        if self._search is None:
+            self._search = f"{self.sender}\n{self.subject}".casefold()
+        return self._search
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +188,7 @@ class MessageListModel(QAbstractTableModel):
     """One account's messages, in the order the server listed them."""
 
     totalsChanged = Signal()
-    marksChanged = Signal(int, int)  # count, octets
+    marksChanged = Signal(int, "qlonglong")  # count, octets (may pass 2 GiB)
 
     def __init__(self, parent: QObject | None = None, icons: dict[object, QIcon] | None = None):
         super().__init__(parent)
@@ -197,7 +213,7 @@ class MessageListModel(QAbstractTableModel):
         }
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
-        self._seq = 0  # server order, the secondary sort key
+        self._agg: list[float] = [0.0] * 11  # see _contribution()
 
     # --- Qt model interface -------------------------------------------------------------
 
@@ -376,12 +392,15 @@ class MessageListModel(QAbstractTableModel):
         for row in self._rows:
             row.seq = order[row.uidl]
         self._resort()
+        self._recount()
         self._emit_totals(marks=True)
 
     # --- sorting (here, not in the proxy: Python's sort over keys is ~100x faster than
     # --- QSortFilterProxyModel calling data() twice per comparison) ----------------------
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if (column, order) == (self._sort_column, self._sort_order):
+            return  # the header asks twice per click
         self._sort_column = column
         self._sort_order = order
         self._resort()
@@ -391,12 +410,11 @@ class MessageListModel(QAbstractTableModel):
 
     def _resort(self) -> None:
         col = self._sort_column
-        if 0 <= col < len(Column):
-            reverse = self._sort_order == Qt.SortOrder.DescendingOrder
-            new = sorted(self._rows, key=lambda row: (_sort_value(row, col), row.seq),
-                         reverse=reverse)
-        else:
-            new = sorted(self._rows, key=lambda row: row.seq)
+        new = sorted(self._rows, key=_by_seq)
+        if 0 <= col < _NCOLS:
+            # stable: rows that compare equal stay in server order
+            new.sort(key=_SORT_KEYS[col],
+                     reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
         if all(a is b for a, b in zip(new, self._rows, strict=True)):
             return
         self.layoutAboutToBeChanged.emit()
@@ -436,10 +454,12 @@ class MessageListModel(QAbstractTableModel):
             if r is None:
                 continue
             row = self._rows[r]
+            self._add(row, -1)
             row.received = received
             row.rate = rate
             if total > 0:
                 row.size = total
+            self._add(row, 1)
             first, last = min(first, r), max(last, r)
         if last >= 0:
             self.dataChanged.emit(
@@ -456,6 +476,7 @@ class MessageListModel(QAbstractTableModel):
         # Progress gathered before this event is older than it.
         self._pending.pop(event.uidl, None)
         row = self._rows[r]
+        self._add(row, -1)
         row.state = event.state
         row.received = event.received
         row.detail = event.detail
@@ -463,6 +484,7 @@ class MessageListModel(QAbstractTableModel):
             row.path = event.path
         if event.state != MessageState.DOWNLOADING:
             row.rate = 0.0
+        self._add(row, 1)
         self.dataChanged.emit(self.index(r, 0), self.index(r, len(Column) - 1))
         self._emit_totals()
 
@@ -471,7 +493,9 @@ class MessageListModel(QAbstractTableModel):
         for i, row in enumerate(self._rows):
             marked = row.uidl in event.marked
             if marked != row.marked:
+                self._add(row, -1)
                 row.marked = marked
+                self._add(row, 1)
                 changed.append(i)
         if changed:
             self.dataChanged.emit(
@@ -516,43 +540,57 @@ class MessageListModel(QAbstractTableModel):
         return [row.uidl for row in self._rows if row.marked]
 
     def totals(self) -> Totals:
-        count = stored = active = paused = failed = 0
-        total = received = wanted = marked = marked_bytes = 0
-        rate = 0.0
-        for row in self._rows:
-            count += 1
-            total += row.size
-            st = row.state
-            if row.marked:
-                marked += 1
-                marked_bytes += row.size
-            if st == MessageState.STORED:
-                stored += 1
-            elif st in (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED):
-                active += 1
-            elif st == MessageState.PAUSED:
-                paused += 1
-            elif st == MessageState.FAILED:
-                failed += 1
-            else:
-                continue
-            if st != MessageState.FAILED:
-                wanted += row.size
-                received += row.size if st == MessageState.STORED else min(row.received, row.size)
-            rate += row.rate
+        """Kept up to date incrementally: O(1), whatever the number of messages."""
+        v = self._agg
+        active = int(v[2])
         return Totals(
-            count=count,
-            stored=stored,
+            count=int(v[0]),
+            stored=int(v[1]),
             active=active,
-            paused=paused,
-            failed=failed,
-            bytes_total=total,
-            bytes_received=received,
-            bytes_wanted=wanted,
-            rate=rate,
-            marked=marked,
-            marked_bytes=marked_bytes,
+            paused=int(v[3]),
+            failed=int(v[4]),
+            bytes_total=int(v[5]),
+            bytes_received=int(v[6]),
+            bytes_wanted=int(v[7]),
+            rate=max(0.0, v[8]) if active else 0.0,  # float sums drift; none moving is 0
+            marked=int(v[9]),
+            marked_bytes=int(v[10]),
         )
+
+    def _recount(self) -> None:
+        agg = [0.0] * 11
+        for row in self._rows:
+            for i, x in enumerate(_contribution(row)):
+                agg[i] += x
+        self._agg = agg
+
+    def _add(self, row: _Row, sign: int) -> None:
+        agg = self._agg
+        for i, x in enumerate(_contribution(row)):
+            agg[i] += sign * x
+
+
+_ACTIVE_STATES = (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED)
+
+
+def _contribution(row: _Row) -> tuple[float, ...]:
+    """What one row adds to Totals, in the order of MessageListModel._agg."""
+    st = row.state
+    size = row.size
+    stored = active = paused = failed = 0
+    received = wanted = 0
+    rate = 0.0
+    if st is MessageState.STORED:
+        stored, received, wanted = 1, size, size
+    elif st in _ACTIVE_STATES:
+        active, received, wanted, rate = 1, min(row.received, size), size, row.rate
+    elif st is MessageState.PAUSED:
+        paused, received, wanted = 1, min(row.received, size), size
+    elif st is MessageState.FAILED:
+        failed = 1
+    marked = 1 if row.marked else 0
+    return (1, stored, active, paused, failed, size, received, wanted, rate, marked,
+            size * marked)
 
 
 def progress_text(state: MessageState, received: int, total: int, rate: float, detail: str) -> str:
@@ -597,6 +635,23 @@ def _sort_value(row: _Row, col: int) -> object:
     return 0
 
 
+def _progress_key(row: _Row) -> float:
+    if row.state is MessageState.STORED:
+        return 1.0
+    return min(1.0, row.received / row.size) if row.size > 0 else 0.0
+
+
+_by_seq = attrgetter("seq")
+_SORT_KEYS: dict[int, Callable[[_Row], Any]] = {
+    Column.STATE: lambda row: _STATE_RANK[row.state] + (100 if row.marked else 0),
+    Column.FROM: lambda row: row.sender_short.casefold(),
+    Column.SUBJECT: lambda row: row.subject.casefold(),
+    Column.DATE: attrgetter("date_ts"),
+    Column.SIZE: attrgetter("size"),
+    Column.PROGRESS: _progress_key,
+}
+
+
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
     """[1, 2, 3, 7, 9, 10] -> [(1, 3), (7, 7), (9, 10)]"""
     runs: list[tuple[int, int]] = []
@@ -620,6 +675,7 @@ class MessageFilterProxy(QSortFilterProxyModel):
         self.setFilterRole(FilterRole)  # only changes of this role re-run the filter
         self.setDynamicSortFilter(True)
         self._needle = ""
+        self._src: MessageListModel | None = None
 
     def set_filter_text(self, text: str) -> None:
         needle = text.strip().casefold()
@@ -636,13 +692,18 @@ class MessageFilterProxy(QSortFilterProxyModel):
     def filter_text(self) -> str:
         return self._needle
 
+    def setSourceModel(self, model: QAbstractItemModel | None) -> None:  # type: ignore[override]
+        self._src = model if isinstance(model, MessageListModel) else None
+        super().setSourceModel(model)
+
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._needle:
+        needle = self._needle
+        if not needle:
             return True
-        src = self.sourceModel()
-        if isinstance(src, MessageListModel):
-            return src.matches(source_row, self._needle)
-        return super().filterAcceptsRow(source_row, source_parent)
+        src = self._src
+        if src is None:
+            return super().filterAcceptsRow(source_row, source_parent)
+        return needle in src._rows[source_row].search
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         src = self.sourceModel()
