@@ -8,12 +8,22 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_QUICK_BACKEND", "software")
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtCore import QSettings
 
 import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
+from core.accounts import AccountBook
+from core.demoserver.sample import make_demo_mailbox
+from core.engine import RetryPolicy
+from gui.keyring_access import KeychainAccess
+from gui.mainwindow import MainWindow
+from tests.gui.helpers import LARGE, Server
+from tests.support.memkeyring import MemoryKeyring, installed
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +52,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_NOISE))
+
+
+# --- end-to-end fixtures: a keychain in memory, a demo server, the main window -------------
+
+
+@pytest.fixture
+def keyring_backend() -> Iterator[MemoryKeyring]:
+    with installed(MemoryKeyring()) as backend:
+        assert isinstance(backend, MemoryKeyring)
+        yield backend
+
+
+@pytest.fixture(scope="module")
+def mailbox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "mailbox"
+    make_demo_mailbox(path, count=8, large_sizes=(LARGE,))
+    return path
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path, mailbox_template: Path) -> Path:
+    """A fresh copy per test: commits delete files."""
+    target = tmp_path / "server-mailbox"
+    shutil.copytree(mailbox_template, target)
+    return target
+
+
+@pytest.fixture
+def server(mailbox: Path) -> Iterator[Server]:
+    s = Server(mailbox)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterator[MainWindow]:
+    settings = QSettings(str(tmp_path / "xdg" / "gui.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(
+        settings,
+        book=AccountBook(tmp_path / "xdg" / "accounts.json"),
+        keychain=KeychainAccess(),
+        engine_kwargs={
+            "retry": RetryPolicy(initial=1.5, factor=1.0, maximum=1.5, jitter=0.0),
+            "read_timeout": 10.0,
+            "connect_timeout": 5.0,
+        },
+    )
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w._really_close = True
+    w.close()

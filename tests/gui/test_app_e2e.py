@@ -7,152 +7,32 @@ no test waits on a signal emitted from the engine's worker thread.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from PySide6.QtCore import QItemSelectionModel, QSettings
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from core.accounts import Account, AccountBook
-from core.demoserver import DemoServer
-from core.demoserver.sample import make_demo_mailbox
-from core.engine import RetryPolicy
+from core.accounts import AccountBook
 from core.events import ConnectionState, MessageState
 from core.net import Security
 from gui.accountdialog import AccountDialog
 from gui.certdialog import CertificateDialog
-from gui.keyring_access import KeychainAccess
 from gui.mainwindow import MainWindow
-from gui.model import Column, RawRole, UidlRole
-from gui.runner import AccountRunner
+from gui.model import Column, RawRole
+from tests.gui.helpers import (
+    LARGE,
+    TIMEOUT,
+    connect,
+    demo_account,
+    large_uidl,
+    select,
+    server_files,
+    source_file,
+    state,
+)
 from tests.support.certs import make_ca_and_server_cert
-from tests.support.memkeyring import MemoryKeyring, installed
-
-LARGE = 3_000_000
-TIMEOUT = 30_000  # ms, for qtbot.waitUntil
-
-
-@pytest.fixture
-def keyring_backend() -> Iterator[MemoryKeyring]:
-    with installed(MemoryKeyring()) as backend:
-        assert isinstance(backend, MemoryKeyring)
-        yield backend
-
-
-@pytest.fixture(scope="module")
-def mailbox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "mailbox"
-    make_demo_mailbox(path, count=8, large_sizes=(LARGE,))
-    return path
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path, mailbox_template: Path) -> Path:
-    """A fresh copy per test: commits delete files."""
-    import shutil
-
-    target = tmp_path / "server-mailbox"
-    shutil.copytree(mailbox_template, target)
-    return target
-
-
-class Server:
-    """Start a DemoServer over the test's mailbox; stopped at teardown."""
-
-    def __init__(self, mailbox: Path):
-        self.mailbox = mailbox
-        self.servers: list[DemoServer] = []
-
-    def start(self, **kwargs: Any) -> DemoServer:
-        server = DemoServer(self.mailbox, **kwargs)
-        server.start()
-        self.servers.append(server)
-        return server
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-
-@pytest.fixture
-def server(mailbox: Path) -> Iterator[Server]:
-    s = Server(mailbox)
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterator[MainWindow]:
-    settings = QSettings(str(tmp_path / "xdg" / "gui.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(
-        settings,
-        book=AccountBook(tmp_path / "xdg" / "accounts.json"),
-        keychain=KeychainAccess(),
-        engine_kwargs={
-            "retry": RetryPolicy(initial=1.5, factor=1.0, maximum=1.5, jitter=0.0),
-            "read_timeout": 10.0,
-            "connect_timeout": 5.0,
-        },
-    )
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w._really_close = True
-    w.close()
-
-
-def demo_account(server: DemoServer, tmp_path: Path, **kwargs: Any) -> Account:
-    host, port = server.address
-    values: dict[str, Any] = {
-        "host": host, "port": port, "security": Security.NONE, "user": "demo",
-        "maildir": str(tmp_path / "Maildir"), "allow_plaintext": True,
-    }
-    values.update(kwargs)
-    return Account(**values)
-
-
-def connect(qtbot: Any, window: MainWindow, account: Account, **kwargs: Any) -> AccountRunner:
-    runner = window.add_runner(account, fixed_password=kwargs.pop("password", "demo"), **kwargs)
-    window.select_runner(runner)
-    runner.start()
-    qtbot.waitUntil(lambda: runner.model.rowCount() > 0, timeout=TIMEOUT)
-    return runner
-
-
-def source_file(mailbox: Path, uidl: str) -> Path:
-    for sub in ("new", "cur"):
-        for p in (mailbox / sub).iterdir():
-            if p.name.split(":2,", 1)[0] == uidl:
-                return p
-    raise FileNotFoundError(uidl)
-
-
-def server_files(mailbox: Path) -> set[str]:
-    return {p.name.split(":2,", 1)[0] for sub in ("new", "cur") for p in (mailbox / sub).iterdir()}
-
-
-def large_uidl(runner: AccountRunner) -> str:
-    model = runner.model
-    return max(model.uidls(), key=lambda u: model.data(model.index(model.row_of(u) or 0,
-                                                                   Column.SIZE), RawRole))
-
-
-def select(window: MainWindow, uidls: list[str]) -> None:
-    sel = window.table.selectionModel()
-    sel.clearSelection()
-    for row in range(window.proxy.rowCount()):
-        ix = window.proxy.index(row, 0)
-        if window.proxy.data(ix, UidlRole) in uidls:
-            sel.select(ix, QItemSelectionModel.SelectionFlag.Select
-                       | QItemSelectionModel.SelectionFlag.Rows)
-    window._update_actions()
-
-
-def state(runner: AccountRunner, uidl: str) -> MessageState | None:
-    return runner.model.state_of(uidl)
-
+from tests.support.memkeyring import installed
 
 # --------------------------------------------------------------------------- tests
 
