@@ -2,14 +2,15 @@
 
 ``Dovecot`` writes a config file into a fresh temporary directory, starts ``dovecot -F -c CONFIG``
 (foreground, so the process we hold *is* the master), waits until both listeners greet, and
-stops it by its PID. It serves:
+stops it by its PID (SIGTERM, then SIGKILL; lingering children by their PIDs). It serves:
 
 * ``pop3`` (STLS offered) and ``pop3s`` (implicit TLS) on free ports of 127.0.0.1 only,
   with a CA and server certificate made for the run (``tests/support/certs.py``);
-* ``auth_mechanisms = plain login cram-md5 apop`` from a ``passwd-file`` (``scheme=PLAIN``),
-  which Dovecot re-reads when it changes, so users can be added while it runs
-  (``add_user``): each test can have a mailbox of its own;
-* ``mail_location = maildir:~/Maildir`` (or any Maildir given per user).
+* ``auth_mechanisms = plain login cram-md5 apop`` from ``passwd-file`` (``scheme=PLAIN``),
+  one file per user (``passwd.d/%u``): Dovecot looks at a changed file at most once a second
+  but opens a new one at once, so ``add_user`` works while it runs and every test can have
+  a mailbox of its own;
+* ``mail_location = maildir:~/Maildir``, or any Maildir given per user (``userdb_mail``).
 
 Facts this relies on (found by trying them on Debian 12, Dovecot 2.3.19):
 
@@ -17,14 +18,21 @@ Facts this relies on (found by trying them on Debian 12, Dovecot 2.3.19):
   uid/gid of its own (61234 here: no passwd entry needed) with ``first_valid_uid`` at or below it,
   and every parent of its directories enterable by those users. pytest's ``tmp_path`` lives
   under a 0700 directory and fails with ``-ERR [SYS/TEMP]``, hence a ``mkdtemp`` made 0755.
-  As an ordinary user everything runs as that user, with the login and anvil chroots off.
+  As an ordinary user (tried as ``nobody``) everything runs as that user, with
+  ``default_internal_group`` set to the user's group and the login and anvil chroots off.
 * Child processes inherit stdout/stderr: they go to ``stdio.log``, or a capturing caller hangs.
 * ``auth_failure_delay = 0`` and an anvil penalty listener nobody can open make a wrong
   password cost about 0.5 s instead of 2 s and more.
-* ``pop3_no_flag_updates = yes`` keeps Dovecot from renaming files on RETR; it still moves them
-  from ``new/`` to ``cur/`` on first access, so ``files()`` looks in both.
-* ``pop3_lock_session = yes``: a second session on a mailbox in use is refused with
-  ``-ERR [IN-USE] ...`` (Dovecot's default ``no`` would let both in).
+* ``pop3_no_flag_updates = yes`` keeps Dovecot from renaming files on RETR; it may still move
+  them from ``new/`` to ``cur/``, so ``files()`` looks in both.
+* ``pop3_lock_session = yes``: a second session on a mailbox in use waits about 10 s for the
+  lock, then gets ``-ERR [IN-USE] Mailbox is locked by another POP3 session.`` (Dovecot's
+  default ``no`` would let both in).
+* Its log line at disconnect says ``del=N/M`` with N the messages *expunged*: after DELEs and a
+  dropped connection it says ``del=0/M``.
+* ``RETR n offset`` -> ``-ERR Noise after message number:  offset``; CAPA lists no EXT-RETR.
+
+``POPFETCH_KEEP_DOVECOT=1`` keeps the temporary directory (config, log, Maildirs) for a look.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +107,9 @@ class Dovecot:
         lock_session: bool = True,
         start_timeout: float = 20.0,
     ) -> None:
-        self._initial_users = dict(users or {"alice": "alice-pw", "bob": "bob-pw"})
+        if users is None:
+            users = {"alice": "alice-pw", "bob": "bob-pw"}
+        self._initial_users = dict(users)
         self._own_root = root is None
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="popfetch-dovecot-"))
@@ -548,13 +558,3 @@ def _is_dovecot(pid: int) -> bool:
     except OSError:
         return False
     return "dovecot" in exe
-
-
-@contextlib.contextmanager
-def running_dovecot(**kwargs: object) -> Iterator[Dovecot]:
-    server = Dovecot(**kwargs)  # type: ignore[arg-type]
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
