@@ -609,6 +609,8 @@ class MainWindow(QMainWindow):
         self.runners.insert(index, runner)
         item = self.account_list.takeItem(self.account_list.count() - 1)
         self.account_list.insertItem(index, item)
+        if not password and account.key == old.account.key:
+            password = old.cached_password()  # unchanged: no need to ask or read it again
         if password:
             runner.set_password(password)
         self.select_runner(runner)
@@ -767,8 +769,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def resume_all(self) -> None:
-        if self.current is not None:
-            self.current.resume(None)
+        """Every paused message, by UIDL: also those paused in an earlier session (the
+        engine's resume(None) covers only what was paused since it started)."""
+        if self.current is None:
+            return
+        model = self.current.model
+        paused = [u for u in model.uidls() if model.state_of(u) == MessageState.PAUSED]
+        if paused:
+            self.current.resume(paused)
 
     @Slot()
     def cancel_selected(self) -> None:

@@ -333,6 +333,12 @@ class AccountRunner(QObject):
         for request in requests:
             request.reply(None)
 
+    def cached_password(self) -> str | None:
+        if self._fixed_password is not None:
+            return self._fixed_password
+        with self._pw_lock:
+            return self._cached_password
+
     def set_password(self, password: str) -> None:
         """The user typed a new password (account dialog): use it from the next login."""
         with self._pw_lock:

@@ -10,7 +10,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from core.accounts import AccountBook
@@ -303,3 +303,106 @@ def test_keyboard_shortcuts_are_set():
         w.close()
         w.deleteLater()
 
+
+
+def test_paused_download_resumes_after_the_app_is_reopened(qtbot, window, server, tmp_path,
+                                                           mailbox):
+    srv = server.start(rate=1_000_000)
+    account = demo_account(srv, tmp_path)
+    runner = connect(qtbot, window, account)
+    uidl = large_uidl(runner)
+    select(window, [uidl])
+    window.act_download.trigger()
+    qtbot.waitUntil(lambda: (runner.model.received_of(uidl) or 0) > LARGE * 0.2,
+                    timeout=TIMEOUT)
+    window.act_toggle.trigger()
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.PAUSED, timeout=TIMEOUT)
+    at = runner.model.received_of(uidl) or 0
+    assert window.close()  # a paused message is not "in progress": no question
+    # a new window, as after a restart: the same account and state directory
+    again = MainWindow(QSettings(str(tmp_path / "gui2.ini"), QSettings.Format.IniFormat),
+                       book=AccountBook(tmp_path / "accounts2.json"))
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        runner2 = connect(qtbot, again, account)
+        qtbot.waitUntil(lambda: state(runner2, uidl) is MessageState.PAUSED, timeout=TIMEOUT)
+        assert runner2.model.received_of(uidl) == at
+        row = runner2.model.row_of(uidl) or 0
+        assert runner2.model.data(runner2.model.index(row, Column.PROGRESS)).startswith(
+            "paused at ")
+        before = len(srv.commands)
+        again.act_resume_all.trigger()
+        qtbot.waitUntil(lambda: state(runner2, uidl) is MessageState.STORED, timeout=TIMEOUT)
+        assert Path(runner2.model.path_of(uidl)).read_bytes() == \
+            source_file(mailbox, uidl).read_bytes()
+        retrs = [c for c in srv.commands[before:] if c.startswith("RETR ")]
+        assert retrs and all(len(c.split()) == 3 and int(c.split()[2]) > 0 for c in retrs)
+    finally:
+        again._really_close = True
+        again.close()
+
+
+def test_commit_and_quit_deletes_the_marked_then_closes(qtbot, window, server, tmp_path,
+                                                        mailbox, monkeypatch):
+    srv = server.start()
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED)
+    uidl = runner.model.uidls()[-1]
+    select(window, [uidl])
+    window.act_mark.trigger()
+    qtbot.waitUntil(lambda: runner.model.marked_uidls() == [uidl], timeout=TIMEOUT)
+    monkeypatch.setattr(QMessageBox, "exec",
+                        lambda box: int(QMessageBox.StandardButton.Save))  # commit and quit
+    assert not window.close()  # not yet: waits for the server's answer
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT)
+    assert srv.deleted == [uidl]
+    assert uidl not in server_files(mailbox)
+
+
+def test_shortcut_keys_reach_the_actions(qtbot, window, server, tmp_path):
+    srv = server.start()
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    uidl = runner.model.uidls()[0]
+    select(window, [uidl])
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: runner.model.marked_uidls() == [uidl], timeout=TIMEOUT)
+    qtbot.keyClick(window.table, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: runner.model.marked_uidls() == [], timeout=TIMEOUT)
+    qtbot.keyClick(window.table, Qt.Key.Key_Space)  # resume = download this one
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.STORED, timeout=TIMEOUT)
+
+
+def test_protocol_log_shows_the_session_without_the_password(qtbot, window, server, tmp_path):
+    secret = "Very-Secret-42"
+    srv = server.start(users={"bob": secret})
+    window.log.show()
+    connect(qtbot, window, demo_account(srv, tmp_path, user="bob"), password=secret)
+    qtbot.waitUntil(lambda: any("C: CAPA" in line for line in window.log.lines()))
+    text = "\n".join(window.log.lines())
+    assert "S: +OK" in text and "UIDL" in text
+    assert secret not in text
+
+
+def test_editing_an_account_renames_it_and_reconnects(qtbot, window, server, tmp_path):
+    srv = server.start()
+    account = demo_account(srv, tmp_path)
+    window.book.add(account)
+    runner = connect(qtbot, window, account)
+    window.act_edit.trigger()
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, AccountDialog))
+    assert dialog.host_edit.text() == account.host
+    dialog.name_edit.setText("Renamed")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.current is not None and window.current is not runner
+                    and window.current.model.rowCount() == 9, timeout=TIMEOUT)
+    assert window.account_list.count() == 1
+    assert window.account_list.item(0).text().startswith("Renamed\n")
+    from gui.tasks import serial
+
+    serial.submit(lambda: None).result(timeout=10)
+    assert window.book.get(account.key).name == "Renamed"
