@@ -22,7 +22,10 @@ def _keychain() -> Any:
 
 
 def _problem(exc: BaseException) -> str:
+    """A sentence for the user. core.keychain's messages are written for users already."""
     detail = str(exc).strip()
+    if isinstance(exc, KeychainUnavailable) and detail:
+        return detail if detail.endswith(".") else detail + "."
     return f"{NO_KEYCHAIN} ({detail})" if detail else NO_KEYCHAIN
 
 

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._restore_settings()
         self._update_actions()
+        self.keychain.saved.connect(self._password_saved)
         self.keychain.probe()
 
     # ================================================================== construction
@@ -975,6 +976,20 @@ class MainWindow(QMainWindow):
                                                       dialog.remember.isChecked()))
         dialog.rejected.connect(lambda: request.reply(None))
         self._show_dialog(dialog)
+
+    @Slot(object)
+    def _password_saved(self, result: tuple[str, bool, str]) -> None:
+        key, ok, problem = result
+        if ok:
+            self.statusBar().showMessage(f"Password for {key} saved in the keychain.", 5000)
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Password not saved",
+                          f"The password for {key} could not be saved in the keychain.",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("keychainProblem")
+        box.setInformativeText(problem + " It is kept in memory until popfetch quits; after "
+                               "that popfetch asks for it each time it connects.")
+        self._show_dialog(box)
 
     @Slot(object)
     def _on_commit_finished(self, event: CommitFinished) -> None:

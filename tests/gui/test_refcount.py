@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import os, sys
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -35,9 +37,10 @@ def test_void_calls_survive_with_the_workaround():
 
 
 def test_the_bug_is_real_without_it():
-    """If this starts failing, PySide6 fixed the bug and gui/_refcount.py can go."""
+    """Why the workaround exists; skipped once PySide6 is fixed (then _refcount.py can go)."""
     if sys.version_info >= (3, 12):
-        return
+        pytest.skip("None and bools are immortal on Python 3.12+")
     result = run("plain")
-    assert result.returncode != 0
+    if result.returncode == 0:
+        pytest.skip("this PySide6 no longer loses references: gui/_refcount.py can go")
     assert "dealloc" in result.stderr

@@ -200,3 +200,16 @@ def test_version_from_the_command_line():
     from core import __version__
 
     assert out.stdout.strip() == f"popfetch {__version__}", out.stderr
+
+
+def test_a_keychain_that_refuses_to_save_is_reported(qtbot, window):
+    from tests.support.memkeyring import BrokenKeyring, installed
+
+    with installed(BrokenKeyring(RuntimeError("Prompt dismissed"))):
+        window.keychain.set_password("me@example.org:995", "pw")
+        qtbot.waitUntil(lambda: any(d.objectName() == "keychainProblem"
+                                    for d in window.open_dialogs()), timeout=TIMEOUT)
+    box: Any = next(d for d in window.open_dialogs() if d.objectName() == "keychainProblem")
+    assert "could not be saved" in box.text()
+    assert "asks for it each time" in box.informativeText()
+    assert window.keychain.available is False
