@@ -66,6 +66,8 @@ CHECKPOINT_BYTES = 8 * 1024 * 1024
 CHECKPOINT_SECONDS = 1.0
 PROGRESS_SECONDS = 0.1
 HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the connection
+MAX_STUCK = 4  # attempts at one message that end in an error without progress, then FAILED
+PROGRESS_FLOOR = 64 * 1024  # less than this received in an attempt counts as no progress
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class Engine:
         self._current: str | None = None
         self._holding = False
         self._list_loaded = False
+        self._stuck: dict[str, int] = {}
         self._pending_marks: list[tuple[frozenset[str], bool]] = []
         self._marks_cache: set[str] = self._store.marks()
         self.stats = Stats()
@@ -770,6 +773,7 @@ class Engine:
 
     def _stored(self, msg: _Message, path: Path) -> None:
         msg.received = msg.size
+        self._stuck.pop(msg.uidl, None)
         self.stats.fetched += 1
         self.stats.fetched_bytes += msg.size
         self._dequeue(msg.uidl)
@@ -777,6 +781,14 @@ class Engine:
         if self._delete_after:
             self._store.set_marks([msg.uidl], True)
             self._marks_cache.add(msg.uidl)
+
+    def _no_progress(self, msg: _Message, exc: BaseException) -> None:
+        """Count an attempt that broke without moving on; a message that keeps breaking
+        the connection must fail alone, not keep the whole account reconnecting forever."""
+        tries = self._stuck.get(msg.uidl, 0) + 1
+        self._stuck[msg.uidl] = tries
+        if tries >= MAX_STUCK:
+            self._failed(msg, f"gave up after {tries} attempts that made no progress: {exc}")
 
     def _failed(self, msg: _Message, why: str) -> None:
         self.stats.failed += 1
@@ -789,14 +801,24 @@ class Engine:
             self._set_state(msg, MessageState.DOWNLOADING)
         bodies: list[tuple[_Message, bytes]] = []
         by_number = {m.number: m for m in batch}
+        done: set[int] = set()
         try:
             for number, ok, data in session.retr_small([(m.number, m.size) for m in batch]):
+                done.add(number)
                 msg = by_number[number]
                 if not ok:
                     self._failed(msg, f"the server refused RETR: {data.decode(errors='replace')}")
                     continue
                 self.stats.received_bytes += len(data)
                 bodies.append((msg, data))
+        except (PopError, OSError) as exc:
+            # Replies come in order: the message being read when it broke is the culprit.
+            culprit = next(m for m in batch if m.number not in done)
+            if isinstance(exc, BodyOverrun):
+                self._failed(culprit, str(exc))
+            else:
+                self._no_progress(culprit, exc)
+            raise
         finally:
             # A drop mid-batch: keep what arrived whole rather than fetch it again.
             if bodies:
@@ -824,6 +846,7 @@ class Engine:
                 partial.restart(verify=True)
         exact = offset > 0
         msg.received = offset
+        received_before = self.stats.received_bytes
         self._current = msg.uidl
         detail = "" if can_offset or not partial.resumed else (
             "restarting from the beginning: this server cannot resume mid-message"
@@ -868,8 +891,10 @@ class Engine:
             partial.checkpoint()
             self._failed(msg, f"the server refused the message: {exc}")
             return
-        except (PopError, OSError):
+        except (PopError, OSError) as exc:
             partial.checkpoint()
+            if self.stats.received_bytes - received_before < PROGRESS_FLOOR:
+                self._no_progress(msg, exc)
             raise
         finally:
             self._current = None

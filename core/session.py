@@ -194,7 +194,9 @@ class Session:
                 raise RemoteProtocolError(f"unexpected {event!r} in the reply to {command.verb}")
             total += len(event.data)
             if total > limit:
-                raise BodyOverrun(f"reply to {command.verb} exceeds {limit} octets")
+                what = " ".join((command.verb, *command.args[:1]))
+                bound = "its LIST size and margin" if command.verb == "RETR" else "the limit"
+                raise BodyOverrun(f"the reply to {what} runs past {bound}: over {limit} octets")
             parts.append(event.data)
 
     def _multi(self, verb: str, *args: str, limit: int = 64 * 1024 * 1024) -> bytes:
@@ -329,7 +331,8 @@ class Session:
     def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
         """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""
         out: dict[int, bytes] = {}
-        for number, ok, data in self._pipelined("TOP", numbers, (str(lines),), 1024 * 1024):
+        todo = ((n, 1024 * 1024) for n in numbers)
+        for number, ok, data in self._pipelined("TOP", todo, (str(lines),)):
             if ok:
                 out[number] = data
         return out
@@ -375,11 +378,10 @@ class Session:
         self, sizes: Sequence[tuple[int, int]]
     ) -> Iterable[tuple[int, bool, bytes]]:
         """Pipelined RETR of small messages, yielding (number, ok, wire body) in order."""
-        limit = max(s for _, s in sizes) + body_margin(0) * 4
-        yield from self._pipelined("RETR", (n for n, _ in sizes), (), limit)
+        yield from self._pipelined("RETR", ((n, s + body_margin(s)) for n, s in sizes), ())
 
     def _pipelined(
-        self, verb: str, numbers: Iterable[int], extra: tuple[str, ...], limit: int
+        self, verb: str, items: Iterable[tuple[int, int]], extra: tuple[str, ...]
     ) -> Iterable[tuple[int, bool, bytes]]:
         """Replies in order, keeping up to a window of commands in flight (RFC 2449 PIPELINING).
 
@@ -387,22 +389,22 @@ class Session:
         """
         window = PIPELINE_WINDOW if self.info.pipelining else 1
         low_water = window // 2
-        pending: deque[tuple[int, Command]] = deque()
-        todo = iter(numbers)
+        pending: deque[tuple[int, int, Command]] = deque()
+        todo = iter(items)
         more = True
         while True:
             if more and len(pending) <= low_water:
                 batch = [
-                    (n, Command(verb, (str(n), *extra)))
-                    for n in itertools.islice(todo, window - len(pending))
+                    (n, limit, Command(verb, (str(n), *extra)))
+                    for n, limit in itertools.islice(todo, window - len(pending))
                 ]
                 more = bool(batch)
                 if batch:
                     pending.extend(batch)
-                    self._send([c for _, c in batch])
+                    self._send([c for _, _, c in batch])
             if not pending:
                 return
-            number, command = pending.popleft()
+            number, limit, command = pending.popleft()
             status = self._status(command)
             if not status.ok:
                 yield number, False, status.text.encode()

@@ -1,0 +1,153 @@
+"""`popfetch fetch` as a script or cron job meets it: exit codes, password sources, summary."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.support.engine import PASSWORD, Harness
+from tests.support.mail import tricky_message
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _args(h: Harness, *extra: str) -> list[str]:
+    assert h.server is not None
+    return ["fetch", "--host", "127.0.0.1", "--port", str(h.server.address[1]),
+            "--security", "none", "--allow-plaintext", "--user", "alice",
+            "--maildir", str(h.dst), "--state-dir", str(h.state),
+            "--retry-delay", "0.01", "--max-retries", "2", "-q", *extra]
+
+
+def _fill(h: Harness, count: int) -> None:
+    rng = random.Random(9)
+    for _ in range(count):
+        h.add(tricky_message(rng, 1500))
+
+
+def test_fetch_prints_one_summary_line_and_exits_0(harness, capsys, monkeypatch):
+    _fill(harness, 3)
+    harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness)) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("popfetch: 3 messages (") and "0 deleted, 0 failed" in out[0]
+    assert sorted(harness.fetched()) == harness.source()
+
+
+def test_delete_commits_with_quit_and_reports_the_count(harness, capsys, monkeypatch):
+    _fill(harness, 4)
+    server = harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness, "--delete")) == 0
+    assert "4 deleted" in capsys.readouterr().out
+    assert len(server.deleted) == 4 and "QUIT" in server.commands
+
+
+def test_password_command_wins_over_the_environment(harness, monkeypatch, tmp_path):
+    _fill(harness, 1)
+    harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", "not-this-one")
+    script = tmp_path / "pw.sh"
+    script.write_text(f"#!/bin/sh\necho '{PASSWORD}'\necho second-line-ignored\n")
+    script.chmod(0o700)
+    assert main(_args(harness, "--password-command", str(script))) == 0
+
+
+def test_a_wrong_password_exits_2_after_one_attempt(harness, capsys, monkeypatch):
+    _fill(harness, 1)
+    server = harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", "wrong")
+    assert main(_args(harness)) == 2
+    err = capsys.readouterr().err
+    assert "Authentication failed" in err or "AUTH" in err
+    assert sum(c.startswith(("PASS", "AUTH")) for c in server.commands) == 1
+    assert "wrong" not in err
+
+
+def test_no_password_anywhere_is_a_clear_error_not_a_hang(harness, capsys, monkeypatch):
+    harness.serve()
+    monkeypatch.delenv("POPFETCH_PASSWORD", raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    from tests.support.memkeyring import MemoryKeyring, installed
+
+    with installed(MemoryKeyring()):
+        assert main(_args(harness)) == 2
+    assert "no password for alice@127.0.0.1" in capsys.readouterr().err
+
+
+def test_a_refused_connection_exits_2(tmp_path, capsys, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("POPFETCH_PASSWORD", "x")
+    code = main(["fetch", "--host", "127.0.0.1", "--port", str(port), "--security", "none",
+                 "--allow-plaintext", "--user", "u", "--maildir", str(tmp_path / "m"),
+                 "--state-dir", str(tmp_path / "s"), "--max-retries", "1",
+                 "--retry-delay", "0.01", "-q"])
+    assert code == 2
+    assert "cannot connect" in capsys.readouterr().err
+
+
+def test_bodies_longer_than_their_list_size_fail_each_message_and_exit_1(
+    harness, capsys, monkeypatch
+):
+    from tests.support.mail import big_message
+
+    _fill(harness, 2)
+    big_message(harness.src / "new" / "1700000000.big.test", 400_000)
+    server = harness.serve()
+    server.faults.overlong_body = 300_000  # every RETR body runs 300 KB past its LIST size
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness)) == 1
+    captured = capsys.readouterr()
+    assert "0 messages" in captured.out and "3 failed" in captured.out
+    assert captured.err.count("LIST size") == 3
+    assert harness.fetched() == []
+
+
+def test_plaintext_login_is_refused_unless_allowed(harness, capsys, monkeypatch):
+    harness.serve(apop=False)
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    args = [a for a in _args(harness) if a != "--allow-plaintext"]
+    args += ["--auth", "user"]
+    assert main(args) == 2
+    assert "in the clear" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["fetch", "--host", "x"]) == 2
+    assert main(["nonsense"]) == 2
+
+
+def test_fetch_never_imports_qt(tmp_path):
+    code = ("import sys, core.cli, core.engine, core.demoserver; "
+            "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60,
+                   env=dict(os.environ))
+
+
+def test_the_console_script_dispatches_subcommands_without_qt(tmp_path):
+    code = ("import sys; import gui.main; "
+            "rc = gui.main.main(['fetch', '--host', 'h']); "
+            "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'; "
+            "sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--keep", "--delete"])
+def test_keep_and_delete_are_exclusive_flags(flag, harness, monkeypatch):
+    harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main([*_args(harness), flag]) == 0
+    assert main([*_args(harness), "--keep", "--delete"]) == 2
