@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -52,7 +51,9 @@ from gui.keyring_access import KeychainAccess
 from gui.logdock import LogDock
 from gui.model import Column, MessageFilterProxy, PathRole, StateRole, UidlRole
 from gui.runner import AccountRunner, EngineFactory, PasswordRequest, default_engine_factory
+from gui.statusbar import StatusPanel
 from gui.tasks import BackgroundTask, serial
+from gui.welcome import WelcomePage
 
 ACTIVE = (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED)
 RESUMABLE = (MessageState.PAUSED, MessageState.FAILED, MessageState.REMOTE)
@@ -84,7 +85,6 @@ class MainWindow(QMainWindow):
         self.last_report: str = ""  # the last commit report shown (tests read it)
         self._closing_after_commit: set[AccountRunner] = set()
         self._really_close = False
-        self._retry_deadline = 0.0
         self._dialogs: list[QDialog] = []
         self._header_state: Any = None
 
@@ -192,7 +192,11 @@ class MainWindow(QMainWindow):
 
         # --- right: welcome page or messages page
         self.stack = QStackedWidget()
-        self.welcome = self._build_welcome()
+        self.welcome = WelcomePage()
+        self.welcome_add = self.welcome.add_button
+        self.welcome_demo = self.welcome.demo_button
+        self.welcome_add.clicked.connect(self.add_account)
+        self.welcome_demo.clicked.connect(self.start_demo)
         self.stack.addWidget(self.welcome)
         page = QWidget()
         pv = QVBoxLayout(page)
@@ -301,33 +305,14 @@ class MainWindow(QMainWindow):
         self.act_log.setToolTip("Show the protocol log (Ctrl+L)")
 
         # --- status bar
-        sb = self.statusBar()
-        self.conn_label = QLabel()
-        self.conn_label.setObjectName("connectionLabel")
-        self.secure_label = QLabel()
-        self.secure_label.setObjectName("secureLabel")
-        self.resume_label = QLabel()
-        self.resume_label.setObjectName("resumeLabel")
-        self.retry_button = QPushButton("Retry now")
-        self.retry_button.setObjectName("retryButton")
-        self.retry_button.setToolTip(self.act_retry.toolTip())
-        self.retry_button.clicked.connect(self.retry_now)
-        self.retry_button.setFlat(True)
-        self.overall = QProgressBar()
-        self.overall.setObjectName("overallProgress")
-        self.overall.setRange(0, 1000)
-        self.overall.setMaximumWidth(320)
-        self.overall.setMinimumWidth(220)
-        self.overall.setTextVisible(True)
-        sb.addWidget(self.conn_label)
-        sb.addWidget(self.retry_button)
-        sb.addPermanentWidget(self.secure_label)
-        sb.addPermanentWidget(self.resume_label)
-        sb.addPermanentWidget(self.overall)
-        self.retry_button.hide()
-        self._countdown = QTimer(self)
-        self._countdown.setInterval(250)
-        self._countdown.timeout.connect(self._update_connection_ui)
+        self.status = StatusPanel(self.statusBar(), self.act_retry, self)
+        self.status.retry_button.clicked.connect(self.retry_now)
+        # short names for the pieces (tests and the screenshot script read them)
+        self.conn_label = self.status.conn_label
+        self.secure_label = self.status.secure_label
+        self.resume_label = self.status.resume_label
+        self.retry_button = self.status.retry_button
+        self.overall = self.status.overall
         self._totals_timer = QTimer(self)  # status bar figures at most 4 times a second
         self._totals_timer.setSingleShot(True)
         self._totals_timer.setInterval(250)
@@ -350,48 +335,6 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(8, 4, 8, 4)
         frame.hide()
         return frame
-
-    def _build_welcome(self) -> QWidget:
-        w = QWidget()
-        w.setObjectName("welcomePage")
-        v = QVBoxLayout(w)
-        v.addStretch(2)
-        logo = QLabel()
-        logo.setPixmap(icons.app_icon().pixmap(96, 96))
-        logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        v.addWidget(logo)
-        head = QLabel("<h2>Welcome to popfetch</h2>")
-        head.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        v.addWidget(head)
-        text = QLabel(
-            "popfetch downloads mail from POP3 servers into a local Maildir. Downloads can be "
-            "paused and resumed, survive dropped connections, and nothing is deleted on the "
-            "server until you say so."
-        )
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(520)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(text)
-        row.addStretch(1)
-        v.addLayout(row)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.welcome_add = QPushButton(icons.icon("account"), "Add account…")
-        self.welcome_add.setObjectName("welcomeAdd")
-        self.welcome_add.clicked.connect(self.add_account)
-        self.welcome_demo = QPushButton(icons.app_icon(), "Try the demo mailbox")
-        self.welcome_demo.setObjectName("welcomeDemo")
-        self.welcome_demo.setToolTip("A local server with sample mail, a slow link and the "
-                                     "occasional dropped connection; user/password demo/demo")
-        self.welcome_demo.clicked.connect(self.start_demo)
-        buttons.addWidget(self.welcome_add)
-        buttons.addWidget(self.welcome_demo)
-        buttons.addStretch(1)
-        v.addLayout(buttons)
-        v.addStretch(3)
-        return w
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -930,7 +873,7 @@ class MainWindow(QMainWindow):
             self.log.note(runner.name, f"{event.state.value}: {event.detail}")
         if runner is self.current:
             if event.state is ConnectionState.RECONNECTING:
-                self._retry_deadline = time.monotonic() + event.retry_in
+                self.status.reconnect_at(time.monotonic() + event.retry_in)
             self._update_connection_ui()
             self._update_error_banner()
             self._update_actions()
@@ -1019,53 +962,7 @@ class MainWindow(QMainWindow):
     # ================================================================== status
 
     def _update_connection_ui(self) -> None:
-        runner = self.current
-        if runner is None:
-            self.conn_label.setText("No account")
-            self.secure_label.clear()
-            self.resume_label.clear()
-            self.retry_button.hide()
-            self._countdown.stop()
-            return
-        c = runner.connection
-        text = runner.status_text()
-        retry_visible = False
-        if c.state is ConnectionState.RECONNECTING:
-            left = max(0, round(self._retry_deadline - time.monotonic()))
-            text = f"Connection lost — reconnecting in {left} s (attempt {c.attempt})"
-            retry_visible = True
-            if not self._countdown.isActive():
-                self._countdown.start()
-        else:
-            self._countdown.stop()
-            if c.state is ConnectionState.FAILED or runner.needs_password:
-                retry_visible = True
-            elif c.state is ConnectionState.DISCONNECTED and runner.engine is None:
-                text = "Starting…"
-        self.conn_label.setText(text)
-        self.conn_label.setToolTip(c.detail)
-        self.retry_button.setVisible(retry_visible)
-        if c.state in (ConnectionState.CONNECTED, ConnectionState.COMMITTING):
-            if c.secure:
-                self.secure_label.setText("🔒 Secure (TLS)")
-                self.secure_label.setToolTip("The connection is encrypted and verified")
-            else:
-                self.secure_label.setText("⚠ Not encrypted")
-                self.secure_label.setToolTip("Mail travels in clear text on this connection")
-        else:
-            self.secure_label.clear()
-        if c.can_resume is True:
-            self.resume_label.setText("Can resume mid-message")
-            self.resume_label.setToolTip("The server offers EXT-RETR: a paused or interrupted "
-                                         "download continues where it stopped")
-        elif c.can_resume is False:
-            self.resume_label.setText("Cannot resume mid-message")
-            self.resume_label.setToolTip(
-                "The server does not offer EXT-RETR: an interrupted download starts again "
-                "from the beginning (the stored part is checked); pausing holds the "
-                "connection open")
-        else:
-            self.resume_label.clear()
+        self.status.show_connection(self.current)
 
     def _update_error_banner(self) -> None:
         runner = self.current
@@ -1083,29 +980,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_totals(self) -> None:
-        runner = self.current
-        if runner is None:
-            self.overall.hide()
-            return
-        t = runner.model.totals()
-        if t.bytes_wanted <= 0:
-            self.overall.setValue(0)
-            self.overall.setFormat(f"{t.count} messages, {fmt.size(t.bytes_total)} on the server"
-                                   if t.count else "No messages")
-        else:
-            self.overall.setValue(int(1000 * t.bytes_received / t.bytes_wanted))
-            pct = fmt.percent(t.bytes_received, t.bytes_wanted)
-            parts = [f"{t.stored}/{t.count} stored", f"{pct}%"]
-            if t.rate > 0:
-                parts.append(fmt.rate(t.rate))
-            if t.paused:
-                parts.append(f"{t.paused} paused")
-            if t.failed:
-                parts.append(f"{t.failed} failed")
-            self.overall.setFormat(" · ".join(parts))
-        self.overall.setToolTip(
-            f"{fmt.size(t.bytes_received)} of {fmt.size(t.bytes_wanted)} downloaded")
-        self.overall.show()
+        self.status.show_totals(self.current.model.totals() if self.current else None)
         self._update_actions()
 
     @Slot()
