@@ -38,9 +38,9 @@ SECURITY_CHOICES = (
 )
 
 PLAINTEXT_WARNING = (
-    "⚠ Without encryption, anyone on the network between you and the server can read "
-    "your mail, and your password unless the server offers APOP or CRAM-MD5. Use this "
-    "only for a server on this computer or on a network you trust."
+    "⚠ Without encryption your mail, and your password unless the server offers APOP or "
+    "CRAM-MD5, can be read on the network. Use it only for a server on this computer or on "
+    "a network you trust."
 )
 
 
@@ -161,9 +161,13 @@ class AccountDialog(QDialog):
         self.port_spin.setRange(1, 65535)
         self.port_spin.setToolTip("Follows the security choice unless you change it")
         row.addWidget(self.security_combo, 1)
-        row.addWidget(QLabel("Port:"))
+        port_label = QLabel("&Port:")
+        port_label.setBuddy(self.port_spin)
+        row.addWidget(port_label)
         row.addWidget(self.port_spin)
-        form.addRow("S&ecurity:", row)
+        security_label = QLabel("S&ecurity:")
+        security_label.setBuddy(self.security_combo)
+        form.addRow(security_label, row)
 
         self.warning = QLabel(PLAINTEXT_WARNING)
         self.warning.setObjectName("plaintextWarning")
@@ -200,7 +204,9 @@ class AccountDialog(QDialog):
         browse.clicked.connect(self._browse)
         mrow.addWidget(self.maildir_edit, 1)
         mrow.addWidget(browse)
-        form.addRow("&Maildir:", mrow)
+        maildir_label = QLabel("&Maildir:")
+        maildir_label.setBuddy(self.maildir_edit)
+        form.addRow(maildir_label, mrow)
 
         self.auth_combo = QComboBox()
         for method in AUTH_METHODS:
@@ -298,6 +304,10 @@ class AccountDialog(QDialog):
         plain = self.security() is Security.NONE
         self.warning.setVisible(plain)
         self.plaintext_check.setVisible(plain)
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+        self.resize(self.width(), self.sizeHint().height())
 
     @Slot()
     def _suggest_maildir(self) -> None:
@@ -305,7 +315,8 @@ class AccountDialog(QDialog):
             return
         user = self.user_edit.text().strip() or "user"
         host = self.host_edit.text().strip().lower() or "server"
-        safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in f"{user}@{host}")
+        name = user if "@" in user else f"{user}@{host}"  # a mail address says it all
+        safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in name)
         self.maildir_edit.setText(str(Path.home() / "Mail" / safe))
 
     @Slot()
@@ -433,6 +444,7 @@ class PasswordDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.setMinimumWidth(380)
         self.setWindowModality(Qt.WindowModality.WindowModal)
 
 
