@@ -922,7 +922,7 @@ class Engine:
             since_check += n
             now = time.monotonic()
             if since_check >= CHECKPOINT_BYTES or now - last_check >= CHECKPOINT_SECONDS:
-                partial.checkpoint()
+                partial.checkpoint(wait=False)
                 since_check = 0
                 last_check = now
             if now - last_progress >= PROGRESS_SECONDS:

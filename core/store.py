@@ -97,6 +97,8 @@ class PartialDownload:
         self._verify_len = 0  # restart(verify=True): stored bytes still to compare
         self._verify_pos = 0
         self._broken = False  # a mismatch reset us; only restart() continues
+        self._flush: threading.Thread | None = None
+        self._flush_error: StorageError | None = None
         self._checkpoint_every = checkpoint_every
         self._next_checkpoint = self.wire_offset + checkpoint_every if checkpoint_every else -1
         self._limit = limit
@@ -151,7 +153,7 @@ class PartialDownload:
         self.wire_offset = new_offset
         self._held = trailing
         if 0 <= self._next_checkpoint <= self.wire_offset and not self.verifying:
-            self.checkpoint()
+            self.checkpoint(wait=False)
 
     def _emit(self, fd: int, out: bytes) -> None:
         view = memoryview(out)
@@ -186,25 +188,60 @@ class PartialDownload:
 
     # -- durability --------------------------------------------------------------------
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, *, wait: bool = True) -> None:
         """fsync the file, then commit (wire_offset, file_len): the resume point after a crash.
 
-        During a verifying restart nothing new is on disk, so the old record stands.
+        With ``wait=False`` the fsync runs on a background thread while the caller keeps
+        receiving (disk and network overlap); it records the offsets as they were when it
+        started, which are all on disk by then. At most one runs at a time; every other
+        operation on the file waits for it first. During a verifying restart nothing new
+        is on disk, so the old record stands.
         """
         fd = self._require_open()
         if self._broken or self.verifying:
             return
+        if wait:
+            self._join_flush()
+        elif self._flush is not None:
+            if self._flush.is_alive():
+                return  # one in flight: the next checkpoint catches up
+            self._join_flush()
         if self.wire_offset == self.durable_offset and self._file_len == self._durable_len:
             return
+        snapshot = (self.wire_offset, self._file_len)
+        if self._checkpoint_every:
+            self._next_checkpoint = self.wire_offset + self._checkpoint_every
+        if wait:
+            self._commit_checkpoint(fd, snapshot)
+            return
+        self._flush = threading.Thread(
+            target=self._background_flush, args=(fd, snapshot), name="popfetch fsync",
+            daemon=True,
+        )
+        self._flush.start()
+
+    def _commit_checkpoint(self, fd: int, snapshot: tuple[int, int]) -> None:
         try:
             os.fsync(fd)
         except OSError as exc:
             raise storage_error("sync the partial download", self.path, exc) from exc
-        self._store.state.update_partial(self.uidl, self.wire_offset, self._file_len)
-        self.durable_offset = self.wire_offset
-        self._durable_len = self._file_len
-        if self._checkpoint_every:
-            self._next_checkpoint = self.wire_offset + self._checkpoint_every
+        self._store.state.update_partial(self.uidl, *snapshot)
+        self.durable_offset, self._durable_len = snapshot
+
+    def _background_flush(self, fd: int, snapshot: tuple[int, int]) -> None:
+        try:
+            self._commit_checkpoint(fd, snapshot)
+        except StorageError as exc:
+            self._flush_error = exc
+
+    def _join_flush(self) -> None:
+        """Wait for a background checkpoint; re-raise its error here, on the caller's thread."""
+        if self._flush is not None:
+            self._flush.join()
+            self._flush = None
+        if self._flush_error is not None:
+            exc, self._flush_error = self._flush_error, None
+            raise exc
 
     def prepare_resume(self) -> int:
         """The transfer broke: forget the held CR (the server sends it again), checkpoint,
@@ -228,6 +265,7 @@ class PartialDownload:
         the partial; past the stored prefix, writes append. verify=False: start empty.
         """
         self._require_open()
+        self._join_flush()
         if verify and not self._broken:
             self._verify_len = self._file_len
             self._verify_pos = 0
@@ -257,6 +295,8 @@ class PartialDownload:
         return self._fd
 
     def _close_fd(self) -> None:
+        with contextlib.suppress(StorageError):
+            self._join_flush()
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -265,6 +305,7 @@ class PartialDownload:
 
     def _cut_to_durable(self) -> None:
         fd = self._require_open()
+        self._join_flush()
         try:
             os.ftruncate(fd, self._durable_len)
         except OSError as exc:
@@ -277,6 +318,7 @@ class PartialDownload:
     def _sync_final(self) -> None:
         """Before delivery: the file holds exactly ``file_len`` bytes, fsynced, recorded."""
         fd = self._require_open()
+        self._join_flush()
         try:
             if os.fstat(fd).st_size != self._file_len:
                 os.ftruncate(fd, self._file_len)
@@ -289,6 +331,7 @@ class PartialDownload:
 
     def _truncate_to_empty(self) -> None:
         fd = self._require_open()
+        self._join_flush()
         try:
             os.ftruncate(fd, 0)
         except OSError as exc:
