@@ -48,8 +48,10 @@ class DemoService:
     def start(self) -> Account:
         """Make the mailbox if needed and start the server; returns the account to use."""
         from core.demoserver import DemoServer, Faults
-        from core.demoserver.sample import make_demo_mailbox
+        from core.demoserver.sample import MARKER, make_demo_mailbox
 
+        if self._emptied():  # every message was deleted by earlier commits: start over
+            (self.mailbox / MARKER).unlink()
         make_demo_mailbox(self.mailbox, count=self.count, large_sizes=self.large_sizes)
         faults = Faults(random_drop=self.drop, seed=self.seed) if self.drop > 0 else Faults()
         server = DemoServer(
@@ -72,6 +74,14 @@ class DemoService:
             name="Demo mailbox",
             allow_plaintext=True,
         )
+
+    def _emptied(self) -> bool:
+        from core.demoserver.sample import MARKER
+
+        if not (self.mailbox / MARKER).exists():
+            return False
+        return not any(any((self.mailbox / sub).iterdir()) for sub in ("new", "cur")
+                       if (self.mailbox / sub).is_dir())
 
     def engine_factory(self, account: Account, **kwargs: Any) -> Any:
         """Keep the demo's state in one place whatever the port: partials survive restarts."""

@@ -66,7 +66,10 @@ class Scenario:
 
 
 class Bench:
-    def __init__(self, server: Dovecot, work: Path, *, tls: bool) -> None:
+    def __init__(
+        self, server: Dovecot, work: Path, *, tls: bool, popfetch_tree: Path = ROOT
+    ) -> None:
+        self.popfetch_tree = popfetch_tree
         self.server = server
         self.work = work
         self.tls = tls
@@ -122,7 +125,7 @@ class Bench:
              "--port", str(self.port), *security, "--user", sc.user,
              "--maildir", str(out / "Maildir"), "--state-dir", str(out / "state"),
              "--keep", "-q"],
-            env=env,
+            env=env, cwd=self.popfetch_tree,
         )
         self.check(out / "Maildir", sc, "popfetch")
         return sample
@@ -299,6 +302,8 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--tls", action="store_true", help="implicit TLS for every client")
     parser.add_argument("--clients", default="popfetch,mpop,fetchmail,getmail,poplib")
+    parser.add_argument("--popfetch-tree", type=Path, default=ROOT,
+                        help="run popfetch from this checkout (to compare two versions)")
     args = parser.parse_args()
 
     if dovecot_binary() is None:
@@ -325,7 +330,7 @@ def main() -> int:
                                ("small", f"{args.small} x 4 KB")):
                 count, octets = wire_size(server, user)
                 scenarios.append(Scenario(name, user, count, octets))
-            bench = Bench(server, work, tls=args.tls)
+            bench = Bench(server, work, tls=args.tls, popfetch_tree=args.popfetch_tree.resolve())
             runners: dict[str, Callable[[Scenario], Sample]] = {
                 name: getattr(bench, name) for name in clients
             }

@@ -106,8 +106,12 @@ def test_passwords_never_reach_the_transcript(harness: Harness):
     harness.serve()
     for method in ("user", "plain", "login", "cram-md5", "apop"):
         lines: list[str] = []
+
+        def note(sent: bool, text: str, out: list[str] = lines) -> None:
+            out.append(text)
+
         session = open_session(*harness.server.address, Security.NONE,  # type: ignore[union-attr]
-                               TlsPolicy(), transcript=lambda sent, text, out=lines: out.append(text))
+                               TlsPolicy(), transcript=note)
         try:
             session.login("alice", PASSWORD, method=method, allow_plaintext=True)
         finally:
