@@ -4,6 +4,11 @@ Everything works on whole chunks with ``bytes.replace`` / ``bytes.find`` (C spee
 line by line in Python, so the server streams a 1 GB message in constant memory at
 hundreds of MB/s. Only the two octets before each chunk are carried over, which is all
 the line-start state that CRLF dot-stuffing needs.
+
+Every LF of a file becomes CRLF, even one that already follows a CR (a file's "\r\n"
+goes out as "\r\r\n"). That mapping is reversible: a client that turns each CRLF back
+into LF stores the very bytes of the file, whatever they are; converting bare LFs only
+would make "\n" and "\r\n" indistinguishable after the round trip.
 """
 
 from __future__ import annotations
