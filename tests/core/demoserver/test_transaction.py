@@ -154,3 +154,16 @@ def test_uidls_override_with_slashes(
     client = logged_in(server)
     assert client.uidl()[1] == [b"1 ../../x", b"2 a/b"]
     client.quit()
+
+
+def test_crs_in_a_file_round_trip(tmp_path: Path, make_server: Callable[..., DemoServer]) -> None:
+    data = b"S: x\n\na\r\nb\rc\n.\r\n"
+    server = make_server(write_maildir(tmp_path / "md", {"m": data}))
+    client = Raw.connect(server.address)
+    client.login()
+    client.send(b"RETR 1\r\n")
+    assert client.line() == b"+OK %d octets" % len(crlf(data))
+    wire = unstuff(client.body())
+    assert wire == b"S: x\r\n\r\na\r\r\nb\rc\r\n.\r\r\n"
+    assert wire.replace(b"\r\n", b"\n") == data  # a client's CRLF -> LF gives the file back
+    client.quit()
