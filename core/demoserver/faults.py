@@ -32,7 +32,8 @@ class Faults:
     - ``close_after_greeting``: the next N connections close right after the greeting (<0: all).
     - ``stall_at``: at each position (once), stop sending but keep the socket open.
     - ``long_status``: verbs whose +OK status line is padded to ~100 KB.
-    - ``garbage``: verbs answered by a line that is not POP3 (and nothing else).
+    - ``garbage``: verbs answered by a line that is not POP3, and not carried out (a QUIT
+      so answered deletes nothing); the connection stays open.
     - ``overlong_body``: extra octets appended to every RETR body, beyond its LIST size.
     - ``random_drop``: probability that a RETR is cut at a random point of its body
       (seeded by ``seed``, for a demo that looks like a flaky link).
