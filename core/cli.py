@@ -185,6 +185,7 @@ def _fetch(args: argparse.Namespace) -> int:
         delete_after_fetch=args.delete,
         read_timeout=args.timeout,
         transcript=False,
+        list_headers=False,
     )
     interrupted = threading.Event()
 

@@ -60,8 +60,8 @@ Listener = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
 SMALL_MESSAGE = 256 * 1024  # at most this size: fetched in pipelined batches, in memory
-BATCH_BYTES = 2 * 1024 * 1024
-BATCH_COUNT = 1000
+BATCH_BYTES = 8 * 1024 * 1024
+BATCH_COUNT = 2500  # one syncfs per batch: fewer, larger batches are cheaper
 CHECKPOINT_BYTES = 8 * 1024 * 1024
 CHECKPOINT_SECONDS = 1.0
 PROGRESS_SECONDS = 0.1
@@ -131,6 +131,7 @@ class _Wants:
     paused: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
     download_all: bool = False
+    queue_changed: bool = False  # entries were added: their rows become QUEUED
     marks_changed: bool = False
 
 
@@ -151,6 +152,7 @@ class Engine:
         read_timeout: float = 60.0,
         connect_timeout: float = 30.0,
         transcript: bool = True,
+        list_headers: bool = True,
     ) -> None:
         self.account = account
         self._password = password
@@ -165,6 +167,7 @@ class Engine:
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._transcript = transcript
+        self._list_headers = list_headers  # TOP n 0 per message: a UI wants it, cron does not
         self._rng = random.Random()
 
         self._lock = threading.Lock()
@@ -222,6 +225,7 @@ class Engine:
                     w.paused.discard(uidl)
                     w.cancelled.discard(uidl)
                     w.queue.setdefault(uidl)
+                    w.queue_changed = True
         self._poke()
 
     def resume(self, uidls: Iterable[str] | None = None) -> None:
@@ -480,7 +484,9 @@ class Engine:
                         uidl not in w.queue and uidl not in w.paused
                     ):
                         w.queue[uidl] = None
-            queued = list(w.queue)
+                        w.queue_changed = True
+            queued = list(w.queue) if w.queue_changed else []
+            w.queue_changed = False
             paused = set(w.paused)
         for uidls, marked in pending:
             self._store.set_marks(uidls, marked)
@@ -617,7 +623,9 @@ class Engine:
             uidls = self._synthetic_uidls(session, sizes)
         old = self._messages
         fresh = [n for n, u in uidls.items() if u not in old]
-        headers = {n: parse_headers(h) for n, h in session.headers(sorted(fresh)).items()}
+        tops = session.headers(sorted(fresh)) if self._list_headers and fresh else {}
+        headers = {n: parse_headers(h) for n, h in tops.items()}
+        partials = self._store.partial_offsets()
         messages: dict[str, _Message] = {}
         order: list[str] = []
         stored = self._store.stored_uidls()
@@ -634,7 +642,7 @@ class Engine:
                 if uidl in stored:
                     state, received = MessageState.STORED, size
                 else:
-                    received = self._store.partial_offset(uidl)
+                    received = partials.get(uidl, 0)
                     state = MessageState.PAUSED if received else MessageState.REMOTE
                 messages[uidl] = _Message(
                     uidl, number, size, headers.get(number, Headers("", "", "")), state,

@@ -20,8 +20,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from enum import Enum
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from core.errors import (
     CertificateError,
@@ -30,6 +29,9 @@ from core.errors import (
     ReadTimeout,
     SecurityError,
 )
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Name
 
 __all__ = [
     "Security",
@@ -94,7 +96,7 @@ def fingerprint(der: bytes) -> str:
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 
-def _name_text(name: x509.Name) -> str:
+def _name_text(name: Name) -> str:
     try:
         return name.rfc4514_string()
     except ValueError:  # an attribute cryptography cannot render; still show something
@@ -107,6 +109,8 @@ def certificate_info(der: bytes, error: str) -> CertificateInfo:
     Never raises: a certificate too broken to parse still gets its fingerprint, which is
     what a pin is made of.
     """
+    from cryptography import x509  # only on a refused certificate: keeps start-up light
+
     sha = fingerprint(der)
     try:
         cert = x509.load_der_x509_certificate(der)
