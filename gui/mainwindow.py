@@ -670,8 +670,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def check(self) -> None:
-        if self.current is not None:
-            self.current.refresh()
+        """F5: connect if not connected (that loads the list), else reload the list."""
+        runner = self.current
+        if runner is None:
+            return
+        if runner.connection.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
+            runner.retry_now()
+        else:
+            runner.refresh()
 
     @Slot()
     def retry_now(self) -> None:

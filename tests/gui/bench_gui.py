@@ -146,7 +146,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     return result[0], late[1:]
 
 
-def bench_download(size_mb: int, tick_ms: int) -> None:
+def bench_download(size_mb: int, tick_ms: int, rounds_n: int = 3) -> None:
     from core.demoserver import DemoServer
     from core.net import Security
 
@@ -162,7 +162,7 @@ def bench_download(size_mb: int, tick_ms: int) -> None:
                       "allow_plaintext": True}
             rounds: dict[str, list[float]] = {"engine": [], "cli": [], "app": []}
             lateness: list[float] = []
-            for i in range(2):
+            for i in range(rounds_n):
                 rounds["engine"].append(headless_engine(
                     kwargs, tmp / f"e{i}" / "Maildir", tmp / f"e{i}" / "state"))
                 rounds["cli"].append(headless_cli(
@@ -176,8 +176,9 @@ def bench_download(size_mb: int, tick_ms: int) -> None:
         for k, label in (("engine", "headless engine (no Qt)"), ("cli", "popfetch fetch (CLI, "
                                                                       "incl. start-up)"),
                          ("app", "in the app (MainWindow)")):
-            print(f"  {label:<36} {best[k]:6.2f} s  {size / best[k] / 1e6:7.1f} MB/s   "
-                  f"runs: {', '.join(f'{x:.2f}' for x in rounds[k])}")
+            med = sorted(rounds[k])[len(rounds[k]) // 2]
+            print(f"  {label:<36} best {best[k]:5.2f} s ({size / best[k] / 1e6:5.1f} MB/s), "
+                  f"median {med:5.2f} s   runs: {', '.join(f'{x:.2f}' for x in rounds[k])}")
         print(f"  app vs headless engine: {100 * (best['app'] / best['engine'] - 1):+.1f} %;  "
               f"app vs CLI: {100 * (best['app'] / best['cli'] - 1):+.1f} %")
         print(f"GUI-thread {tick_ms} ms timer lateness during the app downloads "
@@ -271,6 +272,7 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--tick-ms", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="downloads of each kind")
     parser.add_argument("--skip-download", action="store_true")
     parser.add_argument("--skip-rows", action="store_true")
     args = parser.parse_args()
@@ -281,7 +283,7 @@ def main() -> int:
 
     print(f"Qt platform: {os.environ['QT_QPA_PLATFORM']}, Python {sys.version.split()[0]}")
     if not args.skip_download:
-        bench_download(args.size_mb, args.tick_ms)
+        bench_download(args.size_mb, args.tick_ms, args.rounds)
     if not args.skip_rows:
         bench_rows(args.rows)
     return 0
