@@ -649,6 +649,13 @@ class Engine:
                     received,
                 )
             order.append(uidl)
+        # DELE'd in this session: the server hides them from LIST/UIDL until QUIT or RSET,
+        # but they are still there (and still the user's marks).
+        hidden = [u for u in self._server_marks if u in old and u not in messages]
+        for uidl in hidden:
+            messages[uidl] = old[uidl]
+        if hidden:
+            order = sorted([*order, *hidden], key=lambda u: messages[u].number)
         gone = set(old) - set(messages)
         with self._lock:
             self._messages = messages

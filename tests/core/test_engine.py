@@ -294,3 +294,22 @@ def test_every_login_method_works(harness: Harness, recorder: Recorder, method: 
     assert engine.wait_idle(30)
     assert engine.state is ConnectionState.CONNECTED
     assert len(harness.fetched()) == 1
+
+
+def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harness,
+                                                                recorder: Recorder):
+    _fill(harness, 3)
+    server = harness.serve()
+    engine = harness.engine(recorder)
+    engine.start()
+    recorder.wait_for(lambda: recorder.of(ListLoaded))
+    uidl = _uidl_of(recorder)[1]
+    engine.mark([uidl])
+    recorder.wait_for(lambda: any(c.startswith("DELE") for c in server.commands))
+    engine.refresh()  # LIST/UIDL now hide the DELE'd message until QUIT
+    recorder.wait_for(lambda: len(recorder.of(ListLoaded)) == 2)
+    assert uidl in {m.uidl for m in recorder.of(ListLoaded)[-1].messages}
+    assert MessageState.GONE not in recorder.states(uidl)
+    engine.commit()
+    recorder.wait_for(lambda: recorder.of(CommitFinished))
+    assert server.deleted == [uidl]

@@ -10,7 +10,6 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
@@ -449,10 +448,6 @@ def test_cancel_stops_a_download_and_forgets_its_bytes(qtbot, window, server, tm
     assert not list((tmp_path / "Maildir" / "new").iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a list reload (F5) in a session that has sent DELE no longer sees the marked "
-    "message (the server hides it from LIST/UIDL), reports it GONE, then RSETs before QUIT: "
-    "nothing is deleted. Reported to the lead; remove this marker when fixed."))
 def test_check_while_connected_keeps_marks_for_commit(qtbot, window, server, tmp_path,
                                                      monkeypatch):
     srv = server.start()
