@@ -136,7 +136,7 @@ class _Wants:
 
 
 class Engine:
-    """Fetches one account's mail. See CONTRACTS in the README for the API in one page."""
+    """Fetches one account's mail; README.md ("The engine API") has the API on one page."""
 
     def __init__(
         self,
