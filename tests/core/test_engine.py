@@ -313,3 +313,59 @@ def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harnes
     engine.commit()
     recorder.wait_for(lambda: recorder.of(CommitFinished))
     assert server.deleted == [uidl]
+
+
+def test_an_idle_session_sends_noop_to_stay_logged_in(harness: Harness, recorder: Recorder):
+    _fill(harness, 1)
+    server = harness.serve()
+    engine = harness.engine(recorder, keepalive=0.2)
+    engine.start()
+    recorder.wait_for(lambda: server.commands.count("NOOP") >= 2, timeout=10)
+    assert engine.state is ConnectionState.CONNECTED
+
+
+def test_login_delay_is_waited_out_not_hammered(harness: Harness, recorder: Recorder):
+    import poplib
+
+    _fill(harness, 1)
+    server = harness.serve(login_delay=2)
+    host, port = server.address
+    first = poplib.POP3(host, port, timeout=10)
+    first.user("alice")
+    first.pass_(PASSWORD)
+    first.quit()
+    started = time.monotonic()
+    engine = harness.engine(recorder, auto_download=True)
+    engine.start()
+    assert engine.wait_idle(30)
+    assert len(harness.fetched()) == 1
+    delays = [e for e in recorder.of(ErrorOccurred) if e.code == "LOGIN-DELAY"]
+    assert delays and not delays[0].fatal  # refused within the delay, then waited out
+    assert time.monotonic() - started >= 1.5
+    assert sum(c.startswith(("PASS", "AUTH", "APOP")) for c in server.commands) <= 3
+
+
+def test_a_full_disk_stops_the_account_and_deletes_nothing(harness: Harness,
+                                                           recorder: Recorder, monkeypatch):
+    import errno
+    import os
+
+    from core import maildir
+
+    _fill(harness, 5)
+    server = harness.serve()
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(maildir.os, "write", full)
+    engine = harness.engine(recorder, auto_download=True, delete_after_fetch=True)
+    engine.start()
+    recorder.wait_for(lambda: engine.state is ConnectionState.FAILED)
+    fatal = [e for e in recorder.of(ErrorOccurred) if e.fatal]
+    assert fatal and "disk is full" in fatal[0].message
+    monkeypatch.setattr(maildir.os, "write", os.write)
+    engine.commit()
+    time.sleep(0.5)
+    assert not any(c.startswith("DELE") for c in server.commands)
+    assert server.deleted == [] and harness.fetched() == []
