@@ -343,7 +343,10 @@ class MessageListModel(QAbstractTableModel):
         if col == Column.SIZE:
             return f"{row.size:,} octets"
         if col == Column.PROGRESS:
-            return progress_text(row.state, row.received, row.size, row.rate, row.detail)
+            text = progress_text(row.state, row.received, row.size, row.rate, row.detail)
+            if row.detail and row.state is not MessageState.FAILED and row.detail not in text:
+                text += f"\n{row.detail}"  # e.g. "paused, holding the connection: …"
+            return text
         return None
 
     # --- feeding from core.events ----------------------------------------------------

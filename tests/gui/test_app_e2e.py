@@ -466,3 +466,24 @@ def test_check_while_connected_keeps_marks_for_commit(qtbot, window, server, tmp
     window.act_commit.trigger()
     qtbot.waitUntil(lambda: bool(window.last_report), timeout=TIMEOUT)
     assert srv.deleted == [uidl]
+
+
+def test_a_server_without_ext_retr_is_shown_as_unable_to_resume(qtbot, window, server,
+                                                                 tmp_path, mailbox):
+    srv = server.start(ext_retr=False, rate=1_000_000)
+    runner = connect(qtbot, window, demo_account(srv, tmp_path))
+    qtbot.waitUntil(lambda: window.resume_label.text() == "Cannot resume mid-message")
+    assert "holds the connection" in window.resume_label.toolTip()
+    uidl = large_uidl(runner)
+    select(window, [uidl])
+    window.act_download.trigger()
+    qtbot.waitUntil(lambda: (runner.model.received_of(uidl) or 0) > 300_000, timeout=TIMEOUT)
+    window.act_toggle.trigger()
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.PAUSED, timeout=TIMEOUT)
+    ix = runner.model.index(runner.model.row_of(uidl) or 0, Column.PROGRESS)
+    assert "holding the connection" in runner.model.data(ix, Qt.ItemDataRole.ToolTipRole)
+    window.act_toggle.trigger()
+    qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.STORED, timeout=TIMEOUT)
+    assert Path(runner.model.path_of(uidl)).read_bytes() == \
+        source_file(mailbox, uidl).read_bytes()
+    assert not any(len(c.split()) == 3 for c in srv.commands if c.startswith("RETR "))
