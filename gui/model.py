@@ -217,6 +217,12 @@ class MessageListModel(QAbstractTableModel):
 
     # --- Qt model interface -------------------------------------------------------------
 
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # One Python call instead of QAbstractTableModel's hasIndex(): rowCount + columnCount.
+        if 0 <= row < len(self._rows) and 0 <= column < _NCOLS and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
