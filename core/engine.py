@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +191,9 @@ class Engine:
         self._holding = False
         self._list_loaded = False
         self._stuck: dict[str, int] = {}
+        # Small batches are made durable on this thread while the next batch arrives.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="popfetch-deliver")
+        self._delivery: tuple[list[_Message], Future[list[Path]]] | None = None
         self._pending_marks: list[tuple[frozenset[str], bool]] = []
         self._marks_cache: set[str] = self._store.marks()
         self.stats = Stats()
@@ -398,8 +402,14 @@ class Engine:
             self._loop()
         finally:
             self._drop_session()
-            self._store.close()
-            self._set_idle(True)
+            try:
+                self._finish_delivery()
+            except PopError as exc:
+                self._error(str(exc), fatal=True, exc=exc)
+            finally:
+                self._writer.shutdown()
+                self._store.close()
+                self._set_idle(True)
 
     def _loop(self) -> None:
         while True:
@@ -424,14 +434,19 @@ class Engine:
                 self._work()
             except Interrupted:
                 continue
-            except PopError as exc:
-                self._on_session_error(exc)
-            except OSError as exc:
-                self._on_session_error(ConnectionLost(str(exc)))
+            except (PopError, OSError) as exc:
+                err = exc if isinstance(exc, PopError) else ConnectionLost(str(exc))
+                try:
+                    self._finish_delivery()  # what arrived whole is kept, even now
+                except StorageError as storage:
+                    err = storage
+                self._on_session_error(err)
 
     def _work(self) -> None:
         """One step with a live session: marks, commit, refresh, one download, or idle."""
         w = self._wants
+        if w.commit or w.refresh:
+            self._finish_delivery()
         self._sync_marks()
         if w.commit:
             self._commit()
@@ -441,8 +456,12 @@ class Engine:
             self._load_list(announce=True)
             return
         batch = self._next_work()
+        large = len(batch) == 1 and self._messages[batch[0]].size > SMALL_MESSAGE
+        if self._delivery is not None and (large or not batch):
+            self._finish_delivery()
+            return
         if batch:
-            if len(batch) == 1 and self._messages[batch[0]].size > SMALL_MESSAGE:
+            if large:
                 self._download_large(self._messages[batch[0]])
             else:
                 self._download_small([self._messages[u] for u in batch])
@@ -835,16 +854,28 @@ class Engine:
                 self._no_progress(culprit, exc)
             raise
         finally:
-            # A drop mid-batch: keep what arrived whole rather than fetch it again.
+            # Also after a drop mid-batch: keep what arrived whole rather than fetch it again.
+            self._finish_delivery()
             if bodies:
-                paths = self._store.deliver_batch([(m.uidl, data) for m, data in bodies])
-                for (msg, _), path in zip(bodies, paths, strict=True):
-                    self._stored(msg, path)
-        if not bodies:
+                for msg, _ in bodies:
+                    self._dequeue(msg.uidl)  # in flight to the disk: not to be fetched again
+                items = [(m.uidl, data) for m, data in bodies]
+                future = self._writer.submit(self._store.deliver_batch, items)
+                self._delivery = ([m for m, _ in bodies], future)
+        self._apply_commands()
+
+    def _finish_delivery(self) -> None:
+        """Wait for the batch being made durable; only then is it STORED (and, with
+        delete-after-fetch, marked: no DELE before the copy is durable, rule 12)."""
+        if self._delivery is None:
             return
+        messages, future = self._delivery
+        self._delivery = None
+        paths = future.result()
+        for msg, path in zip(messages, paths, strict=True):
+            self._stored(msg, path)
         if self._delete_after:
             self._emit(MarksChanged(frozenset(self._marks_cache)))
-        self._apply_commands()
 
     def _download_large(self, msg: _Message) -> None:
         session = self._require()
