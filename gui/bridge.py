@@ -5,8 +5,10 @@ the event to a queue under a lock (coalescing Progress events of the same messag
 arrive before the GUI has caught up) and, when the queue was empty, emits ``_wake``: a
 signal with a queued connection to a slot of this GUI-thread object. That slot drains the
 queue in order and re-emits every event on the GUI thread, as one generic ``event`` signal
-and one signal per event type. However fast the worker produces progress, the GUI thread
-receives at most one wake-up per event-loop turn, and the worker never blocks on the GUI.
+and one signal per event type; protocol transcript lines (thousands while a big list loads:
+two per TOP) come as lists, one ``transcriptLines`` signal per drain. However fast the
+worker produces events, the GUI thread receives at most one wake-up per event-loop turn,
+and the worker never blocks on the GUI.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from core.events import (
 class EngineBridge(QObject):
     """Create it on the GUI thread; pass ``bridge.listener`` to the Engine."""
 
-    event = Signal(object)  # every event, in the engine's order
+    event = Signal(object)  # every event but transcript lines, in the engine's order
     listLoaded = Signal(object)
     progress = Signal(object)
     messageStateChanged = Signal(object)
@@ -38,7 +40,7 @@ class EngineBridge(QObject):
     connectionChanged = Signal(object)
     errorOccurred = Signal(object)
     commitFinished = Signal(object)
-    transcriptLine = Signal(object)
+    transcriptLines = Signal(object)  # list[TranscriptLine], in order
 
     _wake = Signal()
 
@@ -59,7 +61,6 @@ class EngineBridge(QObject):
             ConnectionChanged: self.connectionChanged,
             ErrorOccurred: self.errorOccurred,
             CommitFinished: self.commitFinished,
-            TranscriptLine: self.transcriptLine,
         }
 
     def listener(self, event: object) -> None:
@@ -92,11 +93,17 @@ class EngineBridge(QObject):
         with self._lock:
             batch, self._queue = self._queue, []
             self._progress_at.clear()
+        lines: list[TranscriptLine] = []
         for ev in batch:
+            if isinstance(ev, TranscriptLine):
+                lines.append(ev)
+                continue
             self.event.emit(ev)
             sig = self._by_type.get(type(ev))
             if sig is not None:
                 sig.emit(ev)
+        if lines:
+            self.transcriptLines.emit(lines)
 
     def pending(self) -> int:
         with self._lock:

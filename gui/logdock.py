@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -38,11 +39,13 @@ class LogDock(QDockWidget):
         row = QHBoxLayout()
         row.addStretch(1)
         clear = QPushButton("Clear")
-        clear.clicked.connect(self.text.clear)
+        clear.clicked.connect(self.clear)
         row.addWidget(clear)
         layout.addLayout(row)
         self.setWidget(inner)
-        self._pending: list[str] = []
+        self._pending: list[str] = []  # not yet shown
+        self._lines: deque[str] = deque(maxlen=MAX_LINES)  # everything kept
+        self.visibilityChanged.connect(self._visibility)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FLUSH_MS)
@@ -50,19 +53,35 @@ class LogDock(QDockWidget):
         self.setAllowedAreas(Qt.DockWidgetArea.BottomDockWidgetArea
                              | Qt.DockWidgetArea.RightDockWidgetArea)
 
-    def add(self, account: str, event: TranscriptLine) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        who = "C:" if event.sent else "S:"
-        self._pending.append(f"{stamp} {account} {who} {event.text}")
+    def add(self, account: str, events: list[TranscriptLine]) -> None:
+        prefix = f"{time.strftime('%H:%M:%S')} {account} "
+        self._push([f"{prefix}{'C:' if ev.sent else 'S:'} {ev.text}" for ev in events])
+
+    def _push(self, lines: list[str]) -> None:
+        self._lines.extend(lines)
+        if not self.isVisible():
+            return  # the text widget is filled when the dock is shown
+        self._pending.extend(lines)
         if len(self._pending) > MAX_LINES:
             del self._pending[: len(self._pending) - MAX_LINES]
         if not self._timer.isActive():
             self._timer.start()
 
+    @Slot(bool)
+    def _visibility(self, visible: bool) -> None:
+        if visible:
+            self._pending.clear()
+            self.text.setPlainText("\n".join(self._lines))
+            self.text.moveCursor(QTextCursor.MoveOperation.End)
+
     def note(self, account: str, text: str) -> None:
-        self._pending.append(f"{time.strftime('%H:%M:%S')} {account} -- {text}")
-        if not self._timer.isActive():
-            self._timer.start()
+        self._push([f"{time.strftime('%H:%M:%S')} {account} -- {text}"])
+
+    @Slot()
+    def clear(self) -> None:
+        self._lines.clear()
+        self._pending.clear()
+        self.text.clear()
 
     @Slot()
     def flush(self) -> None:
@@ -71,5 +90,8 @@ class LogDock(QDockWidget):
             self.text.appendPlainText("\n".join(lines))
 
     def lines(self) -> list[str]:
+        return list(self._lines)
+
+    def shown_lines(self) -> list[str]:
         self.flush()
         return self.text.toPlainText().splitlines()

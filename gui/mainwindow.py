@@ -40,7 +40,6 @@ from core.events import (
     ConnectionState,
     ErrorOccurred,
     MessageState,
-    TranscriptLine,
 )
 from gui import fmt, icons
 from gui.accountdialog import AccountDialog, PasswordDialog, with_pin
@@ -433,8 +432,8 @@ class MainWindow(QMainWindow):
         runner.errorOccurred.connect(self._on_error)
         runner.commitFinished.connect(self._on_commit_finished)
         runner.passwordNeeded.connect(self._ask_password)
-        runner.bridge.transcriptLine.connect(
-            lambda ev, r=runner: self._on_transcript(r, ev))
+        runner.bridge.transcriptLines.connect(
+            lambda lines, r=runner: self.log.add(r.name, lines))
         runner.model.totalsChanged.connect(self._schedule_totals)
         runner.model.marksChanged.connect(self._update_marks_banner)
         runner.model.modelReset.connect(self._update_actions)
@@ -868,9 +867,6 @@ class MainWindow(QMainWindow):
         return list(self._dialogs)
 
     # ================================================================== events
-
-    def _on_transcript(self, runner: AccountRunner, event: TranscriptLine) -> None:
-        self.log.add(runner.name, event)
 
     @Slot(object)
     def _on_connection(self, event: ConnectionChanged) -> None:

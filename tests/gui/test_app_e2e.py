@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from core.accounts import AccountBook
-from core.events import ConnectionState, MessageState
+from core.events import ConnectionState, MessageState, TranscriptLine
 from core.net import Security
 from gui.accountdialog import AccountDialog
 from gui.certdialog import CertificateDialog
@@ -386,6 +386,11 @@ def test_protocol_log_shows_the_session_without_the_password(qtbot, window, serv
     text = "\n".join(window.log.lines())
     assert "S: +OK" in text and "UIDL" in text
     assert secret not in text
+    qtbot.waitUntil(lambda: "\n".join(window.log.shown_lines()) == text)  # what the dock shows
+    window.log.hide()
+    window.log.add("x", [TranscriptLine(True, "NOOP")])  # kept while hidden ...
+    window.log.show()
+    assert window.log.shown_lines()[-1].endswith("x C: NOOP")  # ... and shown when opened
 
 
 def test_editing_an_account_renames_it_and_reconnects(qtbot, window, server, tmp_path):

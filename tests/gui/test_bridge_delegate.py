@@ -135,3 +135,28 @@ def test_progress_bar_fills_with_the_received_fraction(qtbot):
     empty, half, full = (filled(render(r)) for r in range(3))
     assert empty < half < full
     assert 0.3 < half / full < 0.7
+
+
+def test_transcript_lines_arrive_in_batches_and_in_order(qtbot):
+    from core.events import TranscriptLine
+
+    bridge = EngineBridge()
+    batches: list[list[TranscriptLine]] = []
+    others: list[object] = []
+    bridge.transcriptLines.connect(batches.append)
+    bridge.event.connect(others.append)
+
+    def worker() -> None:
+        for i in range(5000):
+            bridge.listener(TranscriptLine(i % 2 == 0, f"line {i}"))
+        bridge.listener(CommitFinished(True, "bye", frozenset()))
+
+    with qtbot.waitSignal(bridge.commitFinished, timeout=5000):
+        t = threading.Thread(target=worker)
+        t.start()
+    t.join()
+    qtbot.waitUntil(lambda: sum(len(b) for b in batches) == 5000)
+    lines = [ln.text for b in batches for ln in b]
+    assert lines == [f"line {i}" for i in range(5000)]
+    assert len(batches) < 5000  # batched, not one signal per line
+    assert [type(e).__name__ for e in others] == ["CommitFinished"]
