@@ -6,7 +6,8 @@
    (the real MainWindow, offscreen) while a 5 ms QTimer on the GUI thread measures how
    late it fires (p50 / p99 / max). The same download runs headless: the same Engine with
    no Qt in the process (``popfetch fetch``'s engine), and the CLI as a whole.
-2. A model of 100,000 messages: time to load it into the table, to paint it, to scroll
+2. A server with 20,000 messages: the time until the list shows, app vs engine alone.
+3. A model of 100,000 messages: time to load it into the table, to paint it, to scroll
    through it, to sort it by size, to filter it, and to apply a burst of progress.
 """
 
@@ -187,6 +188,85 @@ def bench_download(size_mb: int, tick_ms: int, rounds_n: int = 3) -> None:
               f"p99 {pct(lateness, 99):.2f} ms, max {max(lateness, default=0):.2f} ms")
 
 
+def bench_list(count: int) -> None:
+    """A server with ``count`` small messages: time until the list (with headers) is shown,
+    in the app and by the engine alone, and the GUI timer's lateness meanwhile."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.accounts import Account
+    from core.demoserver import DemoServer
+    from core.engine import Engine
+    from core.events import ListLoaded
+    from core.net import Security
+    from gui.mainwindow import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory(prefix="popfetch-bench-list-") as tmp_s:
+        tmp = Path(tmp_s)
+        mb = tmp / "mailbox"
+        for sub in ("new", "cur", "tmp"):
+            (mb / sub).mkdir(parents=True)
+        for i in range(count):
+            (mb / "new" / f"{1700000000 + i}.M{i}P1.bench").write_bytes(
+                b"From: Sender %d <s@example.org>\nSubject: message %d\n"
+                b"Date: Mon, 01 Sep 2026 10:00:00 +0000\n\nhello\n" % (i, i))
+        with DemoServer(mb) as server:
+            host, port = server.address
+
+            def account(name: str) -> Account:
+                return Account(host=host, port=port, security=Security.NONE, user="demo",
+                               maildir=str(tmp / name), allow_plaintext=True)
+
+            done = threading.Event()
+            engine = Engine(account("e"), password=lambda: "demo",
+                            listener=lambda ev: done.set() if isinstance(ev, ListLoaded)
+                            else None)
+            t0 = time.perf_counter()
+            engine.start()
+            assert done.wait(300)
+            t_engine = time.perf_counter() - t0
+            engine.shutdown()
+
+            window = MainWindow(QSettings(str(tmp / "g.ini"), QSettings.Format.IniFormat))
+            window.show()
+            late: list[float] = []
+            clock = QElapsedTimer()
+            last = [0]
+            tick = QTimer()
+            tick.setTimerType(Qt.TimerType.PreciseTimer)
+            tick.setInterval(5)
+
+            def on_tick() -> None:
+                now = clock.nsecsElapsed()
+                late.append(max(0.0, (now - last[0]) / 1e6 - 5))
+                last[0] = now
+
+            tick.timeout.connect(on_tick)
+            runner = window.add_runner(account("a"), fixed_password="demo")
+            loop = QEventLoop()
+            check = QTimer()
+            check.timeout.connect(lambda: loop.quit() if runner.model.rowCount() == count
+                                  else None)
+            t0 = time.perf_counter()
+            clock.start()
+            last[0] = clock.nsecsElapsed()
+            tick.start()
+            runner.start()
+            check.start(10)
+            loop.exec()
+            t_app = time.perf_counter() - t0
+            tick.stop()
+            check.stop()
+            window._really_close = True
+            window.close()
+            app.processEvents()
+    print(f"list of {count:,} messages with headers (TOP), from connect to shown: "
+          f"app {t_app:.2f} s, engine alone {t_engine:.2f} s; GUI {5} ms timer lateness "
+          f"meanwhile p50 {pct(late, 50):.1f} ms, p99 {pct(late, 99):.1f} ms, "
+          f"max {max(late, default=0):.1f} ms")
+
+
 def bench_rows(rows: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QTableView
@@ -277,6 +357,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="downloads of each kind")
     parser.add_argument("--skip-download", action="store_true")
     parser.add_argument("--skip-rows", action="store_true")
+    parser.add_argument("--list", type=int, default=20_000,
+                        help="messages on the server for the list benchmark; 0: skip it")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="popfetch-bench-xdg-")
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
@@ -286,6 +368,8 @@ def main() -> int:
     print(f"Qt platform: {os.environ['QT_QPA_PLATFORM']}, Python {sys.version.split()[0]}")
     if not args.skip_download:
         bench_download(args.size_mb, args.tick_ms, args.rounds)
+    if args.list:
+        bench_list(args.list)
     if not args.skip_rows:
         bench_rows(args.rows)
     return 0
