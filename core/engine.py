@@ -68,6 +68,7 @@ CHECKPOINT_SECONDS = 1.0
 PROGRESS_SECONDS = 0.1
 HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the connection
 MAX_STUCK = 4  # attempts at one message that end in an error without progress, then FAILED
+REOPEN_DELAY = 0.3  # seconds between dropping a connection on purpose and reopening it
 PROGRESS_FLOOR = 64 * 1024  # less than this received in an attempt counts as no progress
 
 
@@ -233,8 +234,13 @@ class Engine:
         self._poke()
 
     def resume(self, uidls: Iterable[str] | None = None) -> None:
+        """None resumes every paused message, including partials left by an earlier run."""
         with self._wake:
-            targets = set(self._wants.paused) if uidls is None else set(uidls)
+            if uidls is None:
+                found = {u for u, m in self._messages.items() if m.state is MessageState.PAUSED}
+                targets = set(self._wants.paused) | found
+            else:
+                targets = set(uidls)
         self.download(targets)
 
     def pause(self, uidls: Iterable[str] | None = None) -> None:
@@ -281,6 +287,12 @@ class Engine:
         self._poke()
 
     def retry_now(self) -> None:
+        self._update(connected=True, retry=True)
+
+    def update_account(self, account: Account) -> None:
+        """New settings (a pinned certificate, another port ...) for the next connection."""
+        with self._wake:
+            self.account = account
         self._update(connected=True, retry=True)
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -1045,4 +1057,7 @@ class Engine:
         self._drop_session()
         if keep_connected:
             self._conn_state(ConnectionState.CONNECTING, "reopening the connection")
+            # The server releases the maildrop lock once it sees our close; reconnecting
+            # at once would often meet its [IN-USE].
+            self._wait(REOPEN_DELAY)
 

@@ -368,3 +368,29 @@ def test_a_full_disk_stops_the_account_and_deletes_nothing(harness: Harness,
     assert recorder.of(CommitFinished)[0].deleted == frozenset()
     assert not any(c.startswith("DELE") for c in server.commands)
     assert server.deleted == [] and harness.fetched() == []
+
+
+def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
+                                                            recorder: Recorder):
+    big_message(harness.src / "new" / "1700000000.big.test", 3_000_000)
+    server = harness.serve(rate=1_500_000)
+    first = harness.engine(recorder)
+    first.start()
+    recorder.wait_for(lambda: recorder.of(ListLoaded))
+    (uidl,) = _uidl_of(recorder)
+    first.download([uidl])
+    recorder.wait_for(lambda: any(p.received > 500_000 for p in recorder.of(Progress)))
+    first.pause()
+    recorder.wait_for(lambda: MessageState.PAUSED in recorder.states(uidl))
+    first.shutdown()
+
+    later = Recorder()
+    second = harness.engine(later)
+    second.start()
+    later.wait_for(lambda: later.of(ListLoaded))
+    (row,) = later.of(ListLoaded)[0].messages
+    assert row.state is MessageState.PAUSED and row.received > 0
+    second.resume()  # no UIDLs: every paused message, this run's or not
+    later.wait_for(lambda: MessageState.STORED in later.states(uidl), timeout=30)
+    assert harness.fetched() == harness.source()
+    assert sum(c.startswith("RETR 1 ") for c in server.commands) == 1

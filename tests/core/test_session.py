@@ -76,15 +76,11 @@ def test_an_untrusted_certificate_stops_with_its_fingerprint_and_a_pin_accepts_i
     (error,) = [e for e in recorder.of(ErrorOccurred) if e.fatal]
     assert error.certificate is not None
     assert error.certificate.sha256 == certs.sha256
-    engine.shutdown()
-
-    pinned = Recorder()
-    account = harness.account(security=Security.TLS, pinned_sha256=certs.sha256)
-    trusted = harness.engine(pinned, account=account, auto_download=True)
-    trusted.start()
-    assert trusted.wait_idle(30)
-    assert trusted.state is ConnectionState.CONNECTED
-    assert len(harness.fetched()) == 1
+    # "Trust this certificate": the same engine, its account now pinned, connects.
+    engine.update_account(harness.account(security=Security.TLS, pinned_sha256=certs.sha256))
+    engine.download()
+    recorder.wait_for(lambda: len(harness.fetched()) == 1)
+    assert engine.state is ConnectionState.CONNECTED
 
 
 def test_a_wrong_pin_is_refused_even_for_a_valid_certificate(harness: Harness, certs):
