@@ -412,6 +412,10 @@ class Engine:
     def _run(self) -> None:
         try:
             self._loop()
+        except Exception as exc:  # a bug: say so loudly rather than end the thread quietly
+            log.exception("popfetch engine stopped")
+            self._error(f"internal error, the account stopped: {exc!r}", fatal=True)
+            self._conn_state(ConnectionState.FAILED, "internal error")
         finally:
             self._drop_session()
             try:

@@ -394,3 +394,22 @@ def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
     later.wait_for(lambda: MessageState.STORED in later.states(uidl), timeout=30)
     assert harness.fetched() == harness.source()
     assert sum(c.startswith("RETR 1 ") for c in server.commands) == 1
+
+
+def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
+                                                             recorder: Recorder, monkeypatch):
+    from core.engine import Engine
+
+    _fill(harness, 1)
+    harness.serve()
+
+    def broken(self: Engine, *, announce: bool) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Engine, "_load_list", broken)
+    engine = harness.engine(recorder, auto_download=True)
+    engine.start()
+    assert engine.wait_idle(10)
+    assert engine.state is ConnectionState.FAILED
+    (fatal,) = [e for e in recorder.of(ErrorOccurred) if e.fatal]
+    assert "internal error" in fatal.message and "a bug" in fatal.message
