@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--maildir", required=True, type=Path)
     demo.add_argument("--rate", type=float, help="throttle to this many bytes/s per connection")
     demo.add_argument("--no-ext-retr", action="store_true", help="do not offer RETR offsets")
+    demo.add_argument("--drop-every", type=int, metavar="BYTES",
+                      help="drop the connection each time this many more body bytes were sent")
+    demo.add_argument("--cut-at", type=int, nargs="+", default=[], metavar="BYTES",
+                      help="drop the connection once, when the body bytes sent reach each position")
+    demo.add_argument("--random-drop", type=float, default=0.0, metavar="P",
+                      help="chance that a RETR is cut at a random point (a flaky link)")
     demo.add_argument("--user", default="demo")
     demo.add_argument("--password", default="demo")
     demo.add_argument("--sample", action="store_true",
@@ -224,7 +230,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _demo_server(args: argparse.Namespace) -> int:
-    from core.demoserver import DemoServer
+    from core.demoserver import DemoServer, Faults
     from core.demoserver.sample import make_demo_mailbox
 
     if args.sample:
@@ -236,6 +242,8 @@ def _demo_server(args: argparse.Namespace) -> int:
         users={args.user: args.password},
         ext_retr=not args.no_ext_retr,
         rate=args.rate,
+        faults=Faults(cut_at=args.cut_at, drop_every=args.drop_every,
+                      random_drop=args.random_drop),
     )
     host, port = server.start()
     print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}", flush=True)

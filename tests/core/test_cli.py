@@ -151,3 +151,34 @@ def test_keep_and_delete_are_exclusive_flags(flag, harness, monkeypatch):
     monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
     assert main([*_args(harness), flag]) == 0
     assert main([*_args(harness), "--keep", "--delete"]) == 2
+
+
+def test_demo_server_command_serves_a_maildir_and_drops_where_told(tmp_path, capsys,
+                                                                   monkeypatch):
+    from tests.support.mail import big_message
+
+    src = tmp_path / "src"
+    for sub in ("tmp", "new", "cur"):
+        (src / sub).mkdir(parents=True)
+    big_message(src / "new" / "1700000000.big.test", 1_000_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "demo-server", "--port", "0", "--maildir", str(src),
+         "--user", "alice", "--password", PASSWORD, "--cut-at", "300000", "600000"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        port = banner.split("127.0.0.1:")[1].split(",")[0]
+        monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+        code = main(["fetch", "--host", "127.0.0.1", "--port", port, "--security", "none",
+                     "--allow-plaintext", "--user", "alice", "--maildir", str(tmp_path / "m"),
+                     "--state-dir", str(tmp_path / "s"), "--retry-delay", "0.01", "-q"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "1 messages" in out and "2 reconnects" in out, out
+    assert (tmp_path / "m" / "new").iterdir().__next__().read_bytes() == (
+        src / "new" / "1700000000.big.test").read_bytes()
