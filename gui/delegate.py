@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import MessageState
-from gui.model import (
+from gui.columns import (
     Column,
     DetailRole,
     MarkedRole,
@@ -22,8 +22,8 @@ from gui.model import (
     ReceivedRole,
     StateRole,
     TotalRole,
-    progress_text,
 )
+from gui.rows import progress_text
 
 Index = QModelIndex | QPersistentModelIndex
 

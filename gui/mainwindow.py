@@ -44,11 +44,12 @@ from core.events import (
 from gui import fmt, icons
 from gui.accountdialog import AccountDialog, PasswordDialog, with_pin
 from gui.certdialog import CertificateDialog
+from gui.columns import Column, PathRole, StateRole, UidlRole
 from gui.delegate import MessageDelegate
 from gui.demo import DEMO_PASSWORD, DemoService
+from gui.filterproxy import MessageFilterProxy
 from gui.keyring_access import KeychainAccess
 from gui.logdock import LogDock
-from gui.model import Column, MessageFilterProxy, PathRole, StateRole, UidlRole
 from gui.runner import AccountRunner, EngineFactory, PasswordRequest, default_engine_factory
 from gui.statusbar import StatusPanel
 from gui.tasks import BackgroundTask, serial

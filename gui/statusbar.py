@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from core.events import ConnectionState
 from gui import fmt
-from gui.model import Totals
 from gui.runner import AccountRunner
+from gui.totals import Totals
 
 
 class StatusPanel(QObject):

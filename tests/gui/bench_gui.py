@@ -273,8 +273,10 @@ def bench_rows(rows: int) -> None:
 
     from core.events import ListLoaded, MessageInfo, MessageState, Progress
     from gui import icons
+    from gui.columns import Column
     from gui.delegate import MessageDelegate
-    from gui.model import Column, MessageFilterProxy, MessageListModel
+    from gui.filterproxy import MessageFilterProxy
+    from gui.model import MessageListModel
 
     app = QApplication.instance() or QApplication([])
     states = list(MessageState)

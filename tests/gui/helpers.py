@@ -11,8 +11,8 @@ from core.accounts import Account
 from core.demoserver import DemoServer
 from core.events import MessageState
 from core.net import Security
+from gui.columns import Column, RawRole, UidlRole
 from gui.mainwindow import MainWindow
-from gui.model import Column, RawRole, UidlRole
 from gui.runner import AccountRunner
 
 LARGE = 3_000_000

@@ -18,8 +18,8 @@ from core.events import ConnectionState, MessageState, TranscriptLine
 from core.net import Security
 from gui.accountdialog import AccountDialog
 from gui.certdialog import CertificateDialog
+from gui.columns import Column, RawRole
 from gui.mainwindow import MainWindow
-from gui.model import Column, RawRole
 from tests.gui.helpers import (
     LARGE,
     TIMEOUT,

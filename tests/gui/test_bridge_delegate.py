@@ -18,8 +18,10 @@ from core.events import (
     Progress,
 )
 from gui.bridge import EngineBridge
+from gui.columns import Column
 from gui.delegate import MessageDelegate
-from gui.model import Column, MessageFilterProxy, MessageListModel
+from gui.filterproxy import MessageFilterProxy
+from gui.model import MessageListModel
 
 
 def test_events_from_a_worker_thread_arrive_in_order_on_the_gui_thread(qtbot):

@@ -12,15 +12,10 @@ from core.events import (
     MessageStateChanged,
     Progress,
 )
-from gui.model import (
-    COALESCE_MS,
-    Column,
-    MessageFilterProxy,
-    MessageListModel,
-    RawRole,
-    SortRole,
-    StateRole,
-)
+from gui.coalesce import COALESCE_MS
+from gui.columns import Column, RawRole, SortRole, StateRole
+from gui.filterproxy import MessageFilterProxy
+from gui.model import MessageListModel
 
 
 def info(n: int, *, size: int = 1000, state: MessageState = MessageState.REMOTE,

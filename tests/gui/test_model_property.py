@@ -17,7 +17,9 @@ from core.events import (
     MessageStateChanged,
     Progress,
 )
-from gui.model import Column, MessageFilterProxy, MessageListModel, RawRole
+from gui.columns import Column, RawRole
+from gui.filterproxy import MessageFilterProxy
+from gui.model import MessageListModel
 
 UIDLS = [f"u{i}" for i in range(12)]
 SIZES = {u: 100 + 37 * i for i, u in enumerate(UIDLS)}

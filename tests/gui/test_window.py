@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QDialog, QLabel
 
 from core.events import ConnectionState, MessageState
 from gui.accountdialog import AccountDialog
+from gui.columns import Column, RawRole
 from gui.demo import DemoService
 from gui.keyring_access import KeychainAccess
 from gui.mainwindow import MainWindow
-from gui.model import Column, RawRole
 from gui.viewer import MessageViewer, load_message
 from tests.gui.helpers import TIMEOUT, connect, demo_account, select, state
 
