@@ -54,8 +54,9 @@ from core.events import (
     TranscriptLine,
 )
 from core.net import TlsPolicy
+from core.partial import PartialDownload
 from core.session import Headers, Session, open_session, parse_headers
-from core.store import PartialDownload, Store
+from core.store import Store
 
 Listener = Callable[[Event], None]
 log = logging.getLogger(__name__)

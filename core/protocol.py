@@ -13,38 +13,32 @@ Multi-line payloads come out as ``Body`` chunks that are large slices of what wa
 dot-unstuffing and the terminator search run on whole buffers with ``bytes.find`` and
 ``bytes.replace`` (C speed), never in a Python loop per line, and at most two received
 octets are held back while the decoder waits to learn whether ``"\\r\\n."`` ends the reply.
+
+Commands and their wire syntax live in :mod:`core.commands`; what the framed replies mean
+(listings, status texts, -ERR codes) in :mod:`core.replies`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Final, TypeAlias
 
+from core.commands import VERBS, Command, encode_auth_line, encode_command
 from core.errors import (
-    AuthenticationError,
     ConnectionLost,
     LocalProtocolError,
-    LoginDelay,
-    NoSuchMessage,
-    OffsetOverrun,
     PopError,
     RemoteProtocolError,
-    ServerError,
 )
 
 __all__ = [
     "NEED_DATA",
     "Body",
     "ClientConnection",
-    "Command",
     "ConnectionClosed",
     "Continuation",
     "End",
@@ -53,23 +47,7 @@ __all__ = [
     "NeedData",
     "State",
     "Status",
-    "apop_digest",
-    "cram_md5_response",
-    "error_for",
-    "parse_capa",
-    "parse_list_size",
-    "parse_login_delay",
-    "parse_scan_listing",
-    "parse_stat",
-    "parse_uidl_line",
-    "parse_uidl_listing",
-    "plain_initial_response",
 ]
-
-# RFC 2449 section 4: a command line is at most 255 octets, CRLF included.
-MAX_COMMAND_LINE: Final = 255
-# SASL client lines have no RFC limit; this cap only keeps a caller bug from growing a huge line.
-MAX_AUTH_LINE: Final = 65536
 
 _TERMINATOR: Final = b".\r\n"
 # Dot-led lines decoded one by one per Body before switching to one bytes.replace.
@@ -93,47 +71,6 @@ class NeedData(Enum):
 
 
 NEED_DATA: Final = NeedData.NEED_DATA
-
-
-# --------------------------------------------------------------------------- commands
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Command:
-    """One POP3 command. ``verb`` is upper-cased; arguments are checked by ``send``.
-
-    The repr hides passwords, APOP digests and SASL initial responses, because events
-    carry their command and events end up in logs and tracebacks.
-    """
-
-    verb: str
-    args: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "verb", self.verb.upper())
-        object.__setattr__(self, "args", tuple(self.args))
-
-    @property
-    def multiline(self) -> bool:
-        """Whether a +OK reply carries a body ended by ".": RFC 1939 per command."""
-        if self.verb in ("CAPA", "TOP", "RETR"):
-            return True
-        return self.verb in ("LIST", "UIDL") and not self.args
-
-    def redacted(self) -> str:
-        """The command line as it may appear in a transcript: secrets replaced by "***"."""
-        return " ".join((self.verb, *_redact(self.verb, self.args)))
-
-    def __repr__(self) -> str:
-        return f"Command({self.verb!r}, {_redact(self.verb, self.args)!r})"
-
-
-def _redact(verb: str, args: tuple[str, ...]) -> tuple[str, ...]:
-    if verb == "PASS":
-        return ("***",) * len(args)
-    if verb in ("APOP", "AUTH") and len(args) > 1:
-        return (args[0], *("***" for _ in args[1:]))
-    return args
 
 
 # ----------------------------------------------------------------------------- events
@@ -241,86 +178,6 @@ _TRANSITIONS: Final[Mapping[tuple[State, str, str], State]] = {
 }
 
 
-# ------------------------------------------------------------------ argument checks
-
-_Check: TypeAlias = Callable[[str], bool]
-
-_DIGITS = re.compile(r"[0-9]{1,18}")
-_WORD = re.compile(r"[\x21-\x7e]+")
-_MD5_HEX = re.compile(r"[0-9a-f]{32}")
-_MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _msgno(arg: str) -> bool:
-    return _DIGITS.fullmatch(arg) is not None and int(arg) > 0
-
-
-def _number(arg: str) -> bool:
-    return _DIGITS.fullmatch(arg) is not None
-
-
-def _word(arg: str) -> bool:
-    return _WORD.fullmatch(arg) is not None
-
-
-def _secret(arg: str) -> bool:
-    # RFC 1939 lets PASS carry spaces (its only argument runs to the end of the line).
-    return arg != ""
-
-
-def _initial_response(arg: str) -> bool:
-    # RFC 5034: base64, or "=" for an empty initial response.
-    return arg == "=" or (arg != "" and len(arg) % 4 == 0 and _BASE64.fullmatch(arg) is not None)
-
-
-# verb -> (required argument checks, optional argument checks)
-_SYNTAX: Final[Mapping[str, tuple[tuple[_Check, ...], tuple[_Check, ...]]]] = {
-    "USER": ((_word,), ()),
-    "PASS": ((_secret,), ()),
-    "APOP": ((_word, lambda a: _MD5_HEX.fullmatch(a) is not None), ()),
-    "AUTH": ((lambda a: _MECHANISM.fullmatch(a) is not None,), (_initial_response,)),
-    "STLS": ((), ()),
-    "CAPA": ((), ()),
-    "QUIT": ((), ()),
-    "STAT": ((), ()),
-    "NOOP": ((), ()),
-    "RSET": ((), ()),
-    "LIST": ((), (_msgno,)),
-    "UIDL": ((), (_msgno,)),
-    "DELE": ((_msgno,), ()),
-    "RETR": ((_msgno,), (_number,)),  # optional offset: Extended RETR
-    "TOP": ((_msgno, _number), ()),
-}
-
-
-def _command_line(command: Command) -> bytes:
-    """Validate ``command``'s arguments and return its wire form; LocalProtocolError if bad."""
-    verb, args = command.verb, command.args
-    syntax = _SYNTAX.get(verb)
-    if syntax is None:
-        raise LocalProtocolError(f"unknown POP3 command {verb!r}")
-    required, optional = syntax
-    if not len(required) <= len(args) <= len(required) + len(optional):
-        raise LocalProtocolError(
-            f"{verb} takes {len(required)}-{len(required) + len(optional)}"
-            f" arguments, got {len(args)}"
-        )
-    for index, (arg, check) in enumerate(zip(args, (*required, *optional), strict=False)):
-        # Control characters first: a CR, LF or NUL would let an argument inject a command.
-        if not isinstance(arg, str) or _CONTROL.search(arg) or not check(arg):
-            secret = verb == "PASS" or (verb in ("APOP", "AUTH") and index > 0)
-            shown = "***" if secret else repr(arg)
-            raise LocalProtocolError(f"bad argument {index + 1} for {verb}: {shown}")
-    line = " ".join((verb, *args)).encode("utf-8") + b"\r\n"
-    if len(line) > MAX_COMMAND_LINE:
-        raise LocalProtocolError(
-            f"{verb} command line is {len(line)} octets, POP3 allows {MAX_COMMAND_LINE}"
-        )
-    return line
-
-
 # ----------------------------------------------------------------------- status lines
 
 _RESP_CODE = re.compile(r"\[([^\]\s/]+(?:/[^\]\s/]+)*)\] ?")
@@ -412,11 +269,11 @@ class ClientConnection:
                 f"cannot send {verb} before the reply to {barrier.verb}: that reply decides"
                 f" what may follow (state {self._state.name})"
             )
-        if verb in _SYNTAX and verb not in _ALLOWED[self._state]:
+        if verb in VERBS and verb not in _ALLOWED[self._state]:
             raise LocalProtocolError(f"{verb} is not allowed in state {self._state.name}")
         if verb == "STLS" and self._tls_started:
             raise LocalProtocolError("STLS was already done on this connection")
-        line = _command_line(command)
+        line = encode_command(command)
         self._queue.append(command)
         self._move(verb, _SENT)
         return line
@@ -425,12 +282,9 @@ class ClientConnection:
         """Answer a SASL Continuation: base64 data, or "*" to cancel the exchange."""
         if not self._auth_turn:
             raise LocalProtocolError(f"no SASL challenge to answer (state {self._state.name})")
-        if line != "*" and (
-            len(line) % 4 or len(line) > MAX_AUTH_LINE or _BASE64.fullmatch(line) is None
-        ):
-            raise LocalProtocolError("a SASL line must be base64 or '*'")
+        data = encode_auth_line(line)
         self._auth_turn = False
-        return line.encode("ascii") + b"\r\n"
+        return data
 
     # ---- receiving
 
@@ -638,150 +492,3 @@ def _safe_cut(buf: bytes, start: int, found: int, end: int) -> tuple[int, bool]:
     if buf.endswith(b"\r", start):
         return end - 1, False
     return end, False
-
-
-# ---------------------------------------------------------------------------- parsers
-
-_SCAN_LINE = re.compile(rb"([0-9]{1,18}) +([0-9]{1,18})(?: [^\r\n]*)?")
-_UIDL_LINE = re.compile(rb"([0-9]{1,18}) +([\x21-\x7e]{1,70})")
-_COUNT_SIZE = re.compile(r"([0-9]{1,18}) +([0-9]{1,18})(?: .*)?", re.DOTALL)
-_UIDL_TEXT = re.compile(r"([0-9]{1,18}) +([\x21-\x7e]{1,70})")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
-
-
-def _listing_lines(data: bytes) -> list[bytes]:
-    lines = data.split(b"\r\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
-def parse_capa(data: bytes) -> dict[str, tuple[str, ...]]:
-    """CAPA body -> {TAG: args}; tags upper-cased, a repeated tag's arguments joined."""
-    capa: dict[str, tuple[str, ...]] = {}
-    for line in _listing_lines(data):
-        if not line.strip() or _CONTROL_BYTES.search(line):
-            raise RemoteProtocolError(f"bad CAPA line: {line[:80]!r}")
-        tag, *args = line.decode("utf-8", "replace").split()
-        key = tag.upper()
-        capa[key] = (*capa.get(key, ()), *args)
-    return capa
-
-
-def parse_scan_listing(data: bytes) -> list[tuple[int, int]]:
-    """LIST body -> [(number, size)]; RFC 1939 allows more text after the size."""
-    result: list[tuple[int, int]] = []
-    seen: set[int] = set()
-    for line in _listing_lines(data):
-        match = _SCAN_LINE.fullmatch(line)
-        if match is None or int(match.group(1)) == 0 or int(match.group(1)) in seen:
-            raise RemoteProtocolError(f"bad LIST line: {line[:80]!r}")
-        number = int(match.group(1))
-        seen.add(number)
-        result.append((number, int(match.group(2))))
-    return result
-
-
-def parse_uidl_listing(data: bytes) -> list[tuple[int, str]]:
-    """UIDL body -> [(number, uidl)]; a UIDL is 1-70 octets in 0x21-0x7E (RFC 1939).
-
-    Duplicate UIDLs are returned as sent (the caller decides); UIDLs may hold "/" or "..",
-    so never make a file name of one.
-    """
-    result: list[tuple[int, str]] = []
-    seen: set[int] = set()
-    for line in _listing_lines(data):
-        match = _UIDL_LINE.fullmatch(line)
-        if match is None or int(match.group(1)) == 0 or int(match.group(1)) in seen:
-            raise RemoteProtocolError(f"bad UIDL line: {line[:80]!r}")
-        number = int(match.group(1))
-        seen.add(number)
-        result.append((number, match.group(2).decode("ascii")))
-    return result
-
-
-def _count_size(text: str, what: str) -> tuple[int, int]:
-    match = _COUNT_SIZE.fullmatch(text.strip(" "))
-    if match is None:
-        raise RemoteProtocolError(f"bad {what} reply: {text[:80]!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def parse_stat(text: str) -> tuple[int, int]:
-    """Text of "+OK count size" (STAT) -> (count, size in octets)."""
-    return _count_size(text, "STAT")
-
-
-def parse_list_size(text: str) -> tuple[int, int]:
-    """Text of "+OK n size" (LIST n) -> (n, size in octets)."""
-    number, size = _count_size(text, "LIST")
-    if number == 0:
-        raise RemoteProtocolError(f"bad LIST reply: {text[:80]!r}")
-    return number, size
-
-
-def parse_uidl_line(text: str) -> tuple[int, str]:
-    """Text of "+OK n uidl" (UIDL n) -> (n, uidl), validated like the listing."""
-    match = _UIDL_TEXT.fullmatch(text.strip(" "))
-    if match is None or int(match.group(1)) == 0:
-        raise RemoteProtocolError(f"bad UIDL reply: {text[:80]!r}")
-    return int(match.group(1)), match.group(2)
-
-
-def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] | None:
-    """CAPA "LOGIN-DELAY n [USER]" -> (seconds, per_user), or None when not announced.
-
-    ``per_user`` (the "USER" flag, sent before login) means the value may change after login.
-    """
-    args = capa.get("LOGIN-DELAY")
-    if args is None:
-        return None
-    if (
-        not 1 <= len(args) <= 2
-        or _DIGITS.fullmatch(args[0]) is None
-        or (len(args) == 2 and args[1].upper() != "USER")
-    ):
-        raise RemoteProtocolError(f"bad CAPA LOGIN-DELAY: {' '.join(args)[:80]!r}")
-    return int(args[0]), len(args) == 2
-
-
-def error_for(status: Status, *, login_delay: float = 0.0) -> ServerError:
-    """The exception a -ERR ``status`` stands for, so callers never parse reply texts.
-
-    A login refusal without a code is an AuthenticationError (never retried); with
-    IN-USE / SYS/TEMP / LOGIN-DELAY it stays a retryable ServerError.
-    """
-    name, text, code = status.command.redacted(), status.text, status.code
-    if code == "LOGIN-DELAY":
-        return LoginDelay(name, text, login_delay)
-    if code == "OFFSET-OVERRUN":
-        return OffsetOverrun(name, text, code)
-    if code == "NON-EXISTENT":
-        return NoSuchMessage(name, text, code)
-    if code == "AUTH" or (code is None and status.command.verb in ("USER", "PASS", "APOP", "AUTH")):
-        return AuthenticationError(name, text, code)
-    return ServerError(name, text, code)
-
-
-# --------------------------------------------------------------------- auth helpers
-
-
-def apop_digest(timestamp: str, password: str) -> str:
-    """The APOP digest: lower-case hex MD5 of the greeting's timestamp + the password."""
-    return hashlib.md5((timestamp + password).encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def plain_initial_response(user: str, password: str, authzid: str = "") -> str:
-    """SASL PLAIN (RFC 4616) response, base64: authzid NUL user NUL password."""
-    raw = f"{authzid}\0{user}\0{password}".encode()
-    return base64.b64encode(raw).decode("ascii")
-
-
-def cram_md5_response(user: str, password: str, challenge_b64: str) -> str:
-    """SASL CRAM-MD5 (RFC 2195) response to a base64 challenge, base64 encoded."""
-    try:
-        challenge = base64.b64decode(challenge_b64.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise RemoteProtocolError(f"CRAM-MD5 challenge is not base64: {exc}") from None
-    digest = hmac.new(password.encode("utf-8"), challenge, hashlib.md5).hexdigest()
-    return base64.b64encode(f"{user} {digest}".encode()).decode("ascii")

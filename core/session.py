@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from core import protocol
+from core import protocol, replies, sasl
+from core.commands import Command
 from core.errors import (
     AuthenticationError,
     BodyOverrun,
@@ -32,7 +33,7 @@ from core.errors import (
     ServerError,
 )
 from core.net import Security, TlsPolicy, Transport, connect
-from core.protocol import Body, Command, End, Greeting, Status
+from core.protocol import Body, End, Greeting, Status
 
 Transcript = Callable[[bool, str], None]
 Sink = Callable[[bytes], None]
@@ -226,7 +227,7 @@ class Session:
         if not status.ok:
             self.info.capabilities = {}
             return {}
-        self.info.capabilities = protocol.parse_capa(self._collect(command, 64 * 1024))
+        self.info.capabilities = replies.parse_capa(self._collect(command, 64 * 1024))
         return self.info.capabilities
 
     def starttls(self, host: str, policy: TlsPolicy) -> None:
@@ -247,18 +248,18 @@ class Session:
         if method == "apop":
             if not self.info.timestamp:
                 raise SecurityError("the server offers no APOP timestamp")
-            digest = protocol.apop_digest(self.info.timestamp, password)
+            digest = sasl.apop_digest(self.info.timestamp, password)
             self._simple("APOP", user, digest)
         elif method == "cram-md5":
             command = Command("AUTH", ("CRAM-MD5",))
             self._send([command])
             challenge = self._continuation(command)
-            self._auth_line(command, protocol.cram_md5_response(user, password, challenge))
+            self._auth_line(command, sasl.cram_md5_response(user, password, challenge))
         elif method == "plain":
             command = Command("AUTH", ("PLAIN",))
             self._send([command])
             self._continuation(command)
-            self._auth_line(command, protocol.plain_initial_response(user, password))
+            self._auth_line(command, sasl.plain_initial_response(user, password))
         elif method == "login":
             command = Command("AUTH", ("LOGIN",))
             self._send([command])
@@ -314,10 +315,10 @@ class Session:
     # -- TRANSACTION ------------------------------------------------------------------
 
     def stat(self) -> tuple[int, int]:
-        return protocol.parse_stat(self._simple("STAT").text)
+        return replies.parse_stat(self._simple("STAT").text)
 
     def list_sizes(self) -> dict[int, int]:
-        return dict(protocol.parse_scan_listing(self._multi("LIST")))
+        return dict(replies.parse_scan_listing(self._multi("LIST")))
 
     def uidls(self) -> dict[int, str]:
         """Message number -> UIDL; empty when the server has no UIDL command."""
@@ -326,7 +327,7 @@ class Session:
         status = self._status(command)
         if not status.ok:
             return {}
-        return dict(protocol.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
+        return dict(replies.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
 
     def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
         """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""

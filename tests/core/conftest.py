@@ -1,3 +1,4 @@
 from tests.support.engine import harness, recorder
+from tests.support.store import paths, store
 
-__all__ = ["harness", "recorder"]
+__all__ = ["harness", "paths", "recorder", "store"]

@@ -11,21 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.errors import (
-    AuthenticationError,
-    ConnectionLost,
-    LocalProtocolError,
-    LoginDelay,
-    NoSuchMessage,
-    OffsetOverrun,
-    RemoteProtocolError,
-    ServerError,
-)
+from core.commands import Command
+from core.errors import ConnectionLost, LocalProtocolError, RemoteProtocolError
 from core.protocol import (
     NEED_DATA,
     Body,
     ClientConnection,
-    Command,
     ConnectionClosed,
     Continuation,
     End,
@@ -33,18 +24,9 @@ from core.protocol import (
     Greeting,
     State,
     Status,
-    apop_digest,
-    cram_md5_response,
-    error_for,
-    parse_capa,
-    parse_list_size,
-    parse_login_delay,
-    parse_scan_listing,
-    parse_stat,
-    parse_uidl_line,
-    parse_uidl_listing,
-    plain_initial_response,
 )
+from core.replies import error_for
+from core.sasl import apop_digest, plain_initial_response
 
 GREETING = b"+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>\r\n"
 
@@ -555,7 +537,6 @@ def test_quit_from_authorization_closes_without_update() -> None:
 def test_apop_login() -> None:
     conn = greeted()
     digest = apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf")
-    assert digest == "c4c9334bac560ecc979e58001b3e22fb"  # RFC 1939 section 7
     sent = conn.send(Command("APOP", ("mrose", digest)))
     assert sent == b"APOP mrose " + digest.encode() + b"\r\n"
     conn.receive_data(b"+OK maildrop has 1 message (369 octets)\r\n")
@@ -580,7 +561,6 @@ def test_auth_plain_with_continuation() -> None:
     assert conn.next_event() == Continuation(auth, "")
     assert conn.awaiting_auth_line
     response = plain_initial_response("tim", "tanstaaf")
-    assert base64.b64decode(response) == b"\0tim\0tanstaaf"
     assert conn.send_auth_line(response) == response.encode() + b"\r\n"
     with pytest.raises(LocalProtocolError):  # one line per challenge
         conn.send_auth_line(response)
@@ -616,12 +596,8 @@ def test_auth_login_two_challenges_then_failure_stays_in_authorization() -> None
     assert conn.state is State.AUTHORIZATION and not conn.awaiting_auth_line
 
 
-def test_auth_cram_md5_rfc2195_example_and_cancel() -> None:
+def test_auth_cram_md5_challenge_can_be_cancelled() -> None:
     challenge = base64.b64encode(b"<1896.697170952@postoffice.reston.mci.net>").decode()
-    answer = cram_md5_response("tim", "tanstaaftanstaaf", challenge)
-    assert base64.b64decode(answer) == b"tim b913a602c7eda7a495b4e6e7334d3890"
-    with pytest.raises(RemoteProtocolError):
-        cram_md5_response("tim", "x", "not base64!")
     conn = greeted()
     conn.send(Command("AUTH", ("CRAM-MD5",)))
     conn.receive_data(b"+ " + challenge.encode() + b"\r\n")
@@ -852,131 +828,3 @@ def test_resuming_right_after_a_cr_is_ambiguous_so_the_client_steps_back() -> No
 
 def test_resume_at_the_end_of_a_message_is_an_empty_body() -> None:
     assert decoded_body(retr_events(b"+OK 0 octets\r\n.\r\n")) == b""
-
-
-# -------------------------------------------------------------------------- parsers
-
-
-def test_parse_capa() -> None:
-    capa = parse_capa(
-        b"TOP\r\nuser\r\nSASL PLAIN LOGIN\r\nSASL CRAM-MD5\r\nRESP-CODES\r\n"
-        b"LOGIN-DELAY 900 USER\r\nIMPLEMENTATION Shlemazle-Plotz-v302\r\nEXT-RETR\r\n"
-    )
-    assert capa == {
-        "TOP": (),
-        "USER": (),
-        "SASL": ("PLAIN", "LOGIN", "CRAM-MD5"),
-        "RESP-CODES": (),
-        "LOGIN-DELAY": ("900", "USER"),
-        "IMPLEMENTATION": ("Shlemazle-Plotz-v302",),
-        "EXT-RETR": (),
-    }
-    assert parse_capa(b"") == {}
-    assert parse_login_delay(capa) == (900, True)
-    assert parse_login_delay({"LOGIN-DELAY": ("300",)}) == (300, False)
-    assert parse_login_delay({}) is None
-
-
-@pytest.mark.parametrize("data", [b"TOP\r\n\r\nUSER\r\n", b"TO\x00P\r\n", b"TOP\rUSER\r\n"])
-def test_parse_capa_rejects_junk(data: bytes) -> None:
-    with pytest.raises(RemoteProtocolError):
-        parse_capa(data)
-
-
-@pytest.mark.parametrize("args", [("x",), ("5", "ALL"), (), ("-1",), ("1", "USER", "x")])
-def test_parse_login_delay_rejects_junk(args: tuple[str, ...]) -> None:
-    with pytest.raises(RemoteProtocolError):
-        parse_login_delay({"LOGIN-DELAY": args})
-
-
-def test_parse_scan_listing() -> None:
-    assert parse_scan_listing(b"1 120\r\n2 200 extra info\r\n") == [(1, 120), (2, 200)]
-    assert parse_scan_listing(b"") == []
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"1\r\n",
-        b"1 x\r\n",
-        b"0 12\r\n",
-        b"1 1\r\n1 2\r\n",
-        b"a 1\r\n",
-        b"1 -5\r\n",
-        b"1 1\n2 2\r\n",
-        b"1 " + b"9" * 19 + b"\r\n",
-    ],
-)
-def test_parse_scan_listing_rejects_junk(data: bytes) -> None:
-    with pytest.raises(RemoteProtocolError):
-        parse_scan_listing(data)
-
-
-def test_parse_uidl_listing_accepts_any_printable_uidl() -> None:
-    uid70 = "~" * 70
-    data = f"1 whqtswO00WBw418f9t5JxYwZ\r\n2 ../../etc/passwd\r\n3 {uid70}\r\n4 !\r\n".encode()
-    assert parse_uidl_listing(data) == [
-        (1, "whqtswO00WBw418f9t5JxYwZ"),
-        (2, "../../etc/passwd"),
-        (3, uid70),
-        (4, "!"),
-    ]
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"1 " + b"a" * 71 + b"\r\n",
-        b"1 a b\r\n",
-        b"1 \x7f\r\n",
-        b"1 caf\xc3\xa9\r\n",
-        b"1\r\n",
-        b"1 \r\n",
-        b"0 a\r\n",
-        b"1 a\r\n1 b\r\n",
-        b"1 a\tb\r\n",
-    ],
-)
-def test_parse_uidl_listing_rejects_junk(data: bytes) -> None:
-    with pytest.raises(RemoteProtocolError):
-        parse_uidl_listing(data)
-
-
-def test_single_line_parsers() -> None:
-    assert parse_stat("2 320") == (2, 320)
-    assert parse_stat("0 0 maildrop empty") == (0, 0)
-    assert parse_list_size("2 200") == (2, 200)
-    assert parse_uidl_line("2 QhdPYR:00WBw1Ph7x7") == (2, "QhdPYR:00WBw1Ph7x7")
-    for bad in ("", "2", "two 320", "2 -1", "2 \uff13\uff12\uff10"):
-        with pytest.raises(RemoteProtocolError):
-            parse_stat(bad)
-    with pytest.raises(RemoteProtocolError):
-        parse_list_size("0 200")
-    with pytest.raises(RemoteProtocolError):
-        parse_uidl_line("2 " + "x" * 71)
-
-
-@pytest.mark.parametrize(
-    ("verb", "code", "kind", "retryable"),
-    [
-        ("PASS", None, AuthenticationError, False),
-        ("PASS", "AUTH", AuthenticationError, False),
-        ("PASS", "IN-USE", ServerError, True),
-        ("PASS", "SYS/TEMP", ServerError, True),
-        ("PASS", "SYS/PERM", ServerError, False),
-        ("PASS", "LOGIN-DELAY", LoginDelay, True),
-        ("RETR", "OFFSET-OVERRUN", OffsetOverrun, False),
-        ("RETR", "NON-EXISTENT", NoSuchMessage, False),
-        ("DELE", None, ServerError, False),
-    ],
-)
-def test_error_for_maps_codes_to_exceptions(
-    verb: str, code: str | None, kind: type[ServerError], retryable: bool
-) -> None:
-    args = ("1",) if verb in ("RETR", "DELE") else ("pw",)
-    error = error_for(Status(Command(verb, args), False, code, "text"), login_delay=300)
-    assert type(error) is kind
-    assert error.retryable is retryable
-    assert error.code == code
-    if isinstance(error, LoginDelay):
-        assert error.delay == 300

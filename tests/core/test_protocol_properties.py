@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import protocol
-from core.protocol import NEED_DATA, Body, ClientConnection, Command, End, Event, Greeting, Status
+from core.commands import Command
+from core.protocol import NEED_DATA, Body, ClientConnection, End, Event, Greeting, Status
 
 # Line material that exercises the decoder: dots where they matter, CR/LF alone, 8-bit bytes.
 FRAGMENTS = st.sampled_from(

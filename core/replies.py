@@ -1,0 +1,153 @@
+"""What the server's replies mean: listing and status-text parsers, -ERR -> exception.
+
+Pure functions over data that :class:`core.protocol.ClientConnection` has already framed:
+a multi-line payload (joined ``Body`` chunks, CRLF kept) or the text of a ``Status``.
+Anything malformed raises RemoteProtocolError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from core.errors import (
+    AuthenticationError,
+    LoginDelay,
+    NoSuchMessage,
+    OffsetOverrun,
+    RemoteProtocolError,
+    ServerError,
+)
+from core.protocol import Status
+
+__all__ = [
+    "error_for",
+    "parse_capa",
+    "parse_list_size",
+    "parse_login_delay",
+    "parse_scan_listing",
+    "parse_stat",
+    "parse_uidl_line",
+    "parse_uidl_listing",
+]
+
+_SCAN_LINE = re.compile(rb"([0-9]{1,18}) +([0-9]{1,18})(?: [^\r\n]*)?")
+_UIDL_LINE = re.compile(rb"([0-9]{1,18}) +([\x21-\x7e]{1,70})")
+_COUNT_SIZE = re.compile(r"([0-9]{1,18}) +([0-9]{1,18})(?: .*)?", re.DOTALL)
+_UIDL_TEXT = re.compile(r"([0-9]{1,18}) +([\x21-\x7e]{1,70})")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def _listing_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\r\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def parse_capa(data: bytes) -> dict[str, tuple[str, ...]]:
+    """CAPA body -> {TAG: args}; tags upper-cased, a repeated tag's arguments joined."""
+    capa: dict[str, tuple[str, ...]] = {}
+    for line in _listing_lines(data):
+        if not line.strip() or _CONTROL_BYTES.search(line):
+            raise RemoteProtocolError(f"bad CAPA line: {line[:80]!r}")
+        tag, *args = line.decode("utf-8", "replace").split()
+        key = tag.upper()
+        capa[key] = (*capa.get(key, ()), *args)
+    return capa
+
+
+def parse_scan_listing(data: bytes) -> list[tuple[int, int]]:
+    """LIST body -> [(number, size)]; RFC 1939 allows more text after the size."""
+    result: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    for line in _listing_lines(data):
+        match = _SCAN_LINE.fullmatch(line)
+        if match is None or int(match.group(1)) == 0 or int(match.group(1)) in seen:
+            raise RemoteProtocolError(f"bad LIST line: {line[:80]!r}")
+        number = int(match.group(1))
+        seen.add(number)
+        result.append((number, int(match.group(2))))
+    return result
+
+
+def parse_uidl_listing(data: bytes) -> list[tuple[int, str]]:
+    """UIDL body -> [(number, uidl)]; a UIDL is 1-70 octets in 0x21-0x7E (RFC 1939).
+
+    Duplicate UIDLs are returned as sent (the caller decides); UIDLs may hold "/" or "..",
+    so never make a file name of one.
+    """
+    result: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    for line in _listing_lines(data):
+        match = _UIDL_LINE.fullmatch(line)
+        if match is None or int(match.group(1)) == 0 or int(match.group(1)) in seen:
+            raise RemoteProtocolError(f"bad UIDL line: {line[:80]!r}")
+        number = int(match.group(1))
+        seen.add(number)
+        result.append((number, match.group(2).decode("ascii")))
+    return result
+
+
+def _count_size(text: str, what: str) -> tuple[int, int]:
+    match = _COUNT_SIZE.fullmatch(text.strip(" "))
+    if match is None:
+        raise RemoteProtocolError(f"bad {what} reply: {text[:80]!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_stat(text: str) -> tuple[int, int]:
+    """Text of "+OK count size" (STAT) -> (count, size in octets)."""
+    return _count_size(text, "STAT")
+
+
+def parse_list_size(text: str) -> tuple[int, int]:
+    """Text of "+OK n size" (LIST n) -> (n, size in octets)."""
+    number, size = _count_size(text, "LIST")
+    if number == 0:
+        raise RemoteProtocolError(f"bad LIST reply: {text[:80]!r}")
+    return number, size
+
+
+def parse_uidl_line(text: str) -> tuple[int, str]:
+    """Text of "+OK n uidl" (UIDL n) -> (n, uidl), validated like the listing."""
+    match = _UIDL_TEXT.fullmatch(text.strip(" "))
+    if match is None or int(match.group(1)) == 0:
+        raise RemoteProtocolError(f"bad UIDL reply: {text[:80]!r}")
+    return int(match.group(1)), match.group(2)
+
+
+def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] | None:
+    """CAPA "LOGIN-DELAY n [USER]" -> (seconds, per_user), or None when not announced.
+
+    ``per_user`` (the "USER" flag, sent before login) means the value may change after login.
+    """
+    args = capa.get("LOGIN-DELAY")
+    if args is None:
+        return None
+    if (
+        not 1 <= len(args) <= 2
+        or _DIGITS.fullmatch(args[0]) is None
+        or (len(args) == 2 and args[1].upper() != "USER")
+    ):
+        raise RemoteProtocolError(f"bad CAPA LOGIN-DELAY: {' '.join(args)[:80]!r}")
+    return int(args[0]), len(args) == 2
+
+
+def error_for(status: Status, *, login_delay: float = 0.0) -> ServerError:
+    """The exception a -ERR ``status`` stands for, so callers never parse reply texts.
+
+    A login refusal without a code is an AuthenticationError (never retried); with
+    IN-USE / SYS/TEMP / LOGIN-DELAY it stays a retryable ServerError.
+    """
+    name, text, code = status.command.redacted(), status.text, status.code
+    if code == "LOGIN-DELAY":
+        return LoginDelay(name, text, login_delay)
+    if code == "OFFSET-OVERRUN":
+        return OffsetOverrun(name, text, code)
+    if code == "NON-EXISTENT":
+        return NoSuchMessage(name, text, code)
+    if code == "AUTH" or (code is None and status.command.verb in ("USER", "PASS", "APOP", "AUTH")):
+        return AuthenticationError(name, text, code)
+    return ServerError(name, text, code)
