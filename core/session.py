@@ -20,13 +20,9 @@ from dataclasses import dataclass, field
 from core import protocol, replies, sasl
 from core.commands import Command
 from core.errors import (
-    AuthenticationError,
     BodyOverrun,
     ConnectionLost,
     LocalProtocolError,
-    LoginDelay,
-    NoSuchMessage,
-    OffsetOverrun,
     ReadTimeout,
     RemoteProtocolError,
     SecurityError,
@@ -89,22 +85,6 @@ class ServerInfo:
         """One line for a "Test connection" dialog and the log."""
         caps = " ".join(sorted(self.capabilities)) or "(no CAPA)"
         return f"{'TLS' if self.secure else 'plaintext'}; {caps}"
-
-
-def _error(command: Command, status: Status, login_delay: float | None) -> ServerError:
-    code = status.code.upper() if status.code else None
-    verb = command.verb
-    if code == "LOGIN-DELAY":
-        return LoginDelay(verb, status.text, login_delay or DEFAULT_LOGIN_DELAY)
-    if code == "OFFSET-OVERRUN":
-        return OffsetOverrun(verb, status.text, code)
-    if code == "NON-EXISTENT":
-        return NoSuchMessage(verb, status.text, code)
-    if code in {"IN-USE", "SYS/TEMP", "SYS/PERM"}:
-        return ServerError(verb, status.text, code)
-    if code == "AUTH" or verb in _AUTH_VERBS:
-        return AuthenticationError(verb, status.text, code)
-    return ServerError(verb, status.text, code)
 
 
 class Session:
@@ -176,8 +156,11 @@ class Session:
     def _ok(self, command: Command) -> Status:
         status = self._status(command)
         if not status.ok:
-            raise _error(command, status, self.info.login_delay)
+            raise replies.error_for(status, login_delay=self._login_delay())
         return status
+
+    def _login_delay(self) -> float:
+        return self.info.login_delay or DEFAULT_LOGIN_DELAY
 
     def _simple(self, verb: str, *args: str) -> Status:
         command = Command(verb, tuple(args))
@@ -303,7 +286,7 @@ class Session:
             return event.text
         if isinstance(event, Status):
             self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
-            raise _error(command, event, self.info.login_delay)
+            raise replies.error_for(event, login_delay=self._login_delay())
         raise RemoteProtocolError(f"unexpected {event!r} during AUTH")
 
     def _auth_line(self, command: Command, line: str) -> None:
