@@ -22,8 +22,6 @@ from core.accounts import Account
 from core.errors import KeychainUnavailable
 from core.events import (
     CommitFinished,
-    ConnectionChanged,
-    ConnectionState,
     ErrorOccurred,
     Event,
     MessageState,
@@ -156,11 +154,6 @@ class _Reporter:
                 self.fatal = event
             if not self.quiet or event.fatal:
                 out.write(f"popfetch: {event.message}\n")
-        elif isinstance(event, ConnectionChanged):
-            if event.state is ConnectionState.RECONNECTING and not self.quiet:
-                out.write(
-                    f"popfetch: reconnecting in {event.retry_in:.1f} s (attempt {event.attempt})\n"
-                )
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
