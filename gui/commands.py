@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from core.events import ConnectionState, MessageState
+from core.events import CommitFinished, ConnectionState, MessageState
 from gui import fmt
 from gui.columns import Column, PathRole, StateRole, UidlRole
 
@@ -26,6 +26,16 @@ RESUMABLE = (MessageState.PAUSED, MessageState.FAILED, MessageState.REMOTE)
 def messages(n: int) -> str:
     """"1 message", "2 messages"."""
     return f"{n} message" if n == 1 else f"{n} messages"
+
+
+def commit_report(name: str, event: CommitFinished) -> str:
+    """What the server did with a commit, in words, quoting its answer."""
+    answer = event.text.strip() or ("OK" if event.ok else "no answer")
+    if event.ok:
+        return (f"The server “{name}” deleted {messages(len(event.deleted))}. "
+                f"It answered: “{answer}”")
+    return (f"The server “{name}” could not delete every marked message. It answered: "
+            f"“{answer}”. The messages stay marked; commit again later.")
 
 
 class MessageCommands(QObject):

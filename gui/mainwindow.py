@@ -3,8 +3,8 @@
 The window lays out the widgets and wires each account's runner to them; the pieces
 with a job of their own are small objects it owns: the actions (gui.actions), the
 message commands (gui.commands), account management (gui.accountmanager), the message
-table (gui.messagetable), the banners (gui.banners) and the quit question
-(gui.closing).
+table (gui.messagetable), the banners (gui.banners), the engine's dialogs (gui.prompts)
+and the quit question (gui.closing).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -36,21 +34,20 @@ from core import __version__
 from core.accounts import Account, AccountBook
 from core.events import CommitFinished, ConnectionChanged, ConnectionState, ErrorOccurred
 from gui import icons
-from gui.accountdialog import PasswordDialog, with_pin
+from gui.accountlist import AccountList
 from gui.accountmanager import AccountManager
 from gui.actions import WindowActions
 from gui.banners import ErrorBanner, MarksBanner
-from gui.certdialog import CertificateDialog
 from gui.closing import CloseGuard
-from gui.commands import MessageCommands, messages
+from gui.commands import MessageCommands, commit_report
 from gui.demo import DemoService
 from gui.filterproxy import MessageFilterProxy
 from gui.keyring_access import KeychainAccess
 from gui.logdock import LogDock
 from gui.messagetable import MessageTable
-from gui.runner import AccountRunner, EngineFactory, PasswordRequest, default_engine_factory
+from gui.prompts import Prompts
+from gui.runner import AccountRunner, EngineFactory, default_engine_factory
 from gui.statusbar import StatusPanel
-from gui.tasks import BackgroundTask, serial
 from gui.welcome import WelcomePage
 
 
@@ -83,13 +80,14 @@ class MainWindow(QMainWindow):
         self.commands = MessageCommands(self)
         self.accounts = AccountManager(self)
         self.closer = CloseGuard(self)
+        self.prompts = Prompts(self)
         self.acts = WindowActions(self)
         self._name_actions()
         self._build_ui()
         self.acts.fill_menus(self.menuBar(), (self.act_log, self.toolbar.toggleViewAction()))
         self._restore_settings()
         self._update_actions()
-        self.keychain.saved.connect(self._password_saved)
+        self.keychain.saved.connect(self.prompts.password_saved)
         self.keychain.probe()
 
     # ================================================================== construction
@@ -126,11 +124,8 @@ class MainWindow(QMainWindow):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(4, 4, 0, 4)
         lv.addWidget(QLabel("<b>Accounts</b>"))
-        self.account_list = QListWidget()
-        self.account_list.setObjectName("accountList")
-        self.account_list.setToolTip("Your accounts and their connection state")
+        self.account_list = AccountList()
         self.account_list.currentRowChanged.connect(self._account_selected)
-        self.account_list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for act in self.acts.account_actions():
             self.account_list.addAction(act)
         lv.addWidget(self.account_list, 1)
@@ -252,6 +247,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== accounts
 
+    # the account commands app.py and the tests call on the window
     def load_accounts(self) -> None:
         self.accounts.load_accounts()
 
@@ -275,14 +271,12 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self.runners.append(runner)
-        item = QListWidgetItem()
-        item.setData(Qt.ItemDataRole.UserRole, id(runner))
-        self.account_list.addItem(item)
+        self.account_list.append(runner)
         runner.summaryChanged.connect(self.refresh_account_items)
         runner.connectionChanged.connect(self._on_connection)
         runner.errorOccurred.connect(self._on_error)
         runner.commitFinished.connect(self._on_commit_finished)
-        runner.passwordNeeded.connect(self._ask_password)
+        runner.passwordNeeded.connect(self.prompts.password)
         runner.bridge.transcriptLines.connect(
             lambda lines, r=runner: self.log.add(r.name, lines))
         runner.model.totalsChanged.connect(self._schedule_totals)
@@ -301,8 +295,7 @@ class MainWindow(QMainWindow):
         """Put ``runner`` at ``index`` in the side list (it was added last)."""
         self.runners.remove(runner)
         self.runners.insert(index, runner)
-        item = self.account_list.takeItem(self.account_list.count() - 1)
-        self.account_list.insertItem(index, item)
+        self.account_list.move_last_to(index)
 
     def detach_runner(self, runner: AccountRunner) -> None:
         """Unlist the runner and cut its signals; stopping it is the caller's job."""
@@ -315,9 +308,7 @@ class MainWindow(QMainWindow):
         if self.current is runner:
             self.current = None
             self.proxy.setSourceModel(None)
-        self.account_list.blockSignals(True)
-        self.account_list.takeItem(index)
-        self.account_list.blockSignals(False)
+        self.account_list.remove_quietly(index)
         if self.runners:
             self.account_list.setCurrentRow(min(index, len(self.runners) - 1))
             self._account_selected(self.account_list.currentRow())
@@ -341,13 +332,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def refresh_account_items(self) -> None:
-        for i, runner in enumerate(self.runners):
-            item = self.account_list.item(i)
-            if item is None:
-                continue
-            item.setText(f"{runner.name}\n{runner.status_text()}")
-            item.setIcon(icons.icon(runner.state_icon_name()))
-            item.setToolTip(f"{runner.account.key}\n{runner.status_text()}")
+        self.account_list.refresh(self.runners)
         if not self.runners:
             self.stack.setCurrentWidget(self.welcome)
 
@@ -399,7 +384,7 @@ class MainWindow(QMainWindow):
             return
         self.log.note(runner.name, f"error: {event.message}")
         if event.certificate is not None:
-            self._show_certificate(runner, event)
+            self.prompts.certificate(runner, event)
         elif event.auth and runner.asks_password and "no password was entered" not in (
             event.message
         ):
@@ -409,56 +394,11 @@ class MainWindow(QMainWindow):
         if runner is self.current:
             self._update_error_banner()
 
-    def _show_certificate(self, runner: AccountRunner, event: ErrorOccurred) -> None:
-        info = event.certificate
-        assert info is not None
-        dialog = CertificateDialog(info, runner.name, self)
-
-        def trusted() -> None:
-            account = with_pin(runner.account, info.sha256)
-            if not runner.demo:
-                book = self.book
-                BackgroundTask(lambda: book.update(account), self, executor=serial).start()
-            runner.update_account(account)
-            runner.retry_now()
-
-        dialog.accepted.connect(trusted)
-        self.show_dialog(dialog)
-
-    @Slot(object)
-    def _ask_password(self, request: PasswordRequest) -> None:
-        dialog = PasswordDialog(request.account, request.reason, request.keychain_available,
-                                self)
-        dialog.accepted.connect(lambda: request.reply(dialog.edit.text(),
-                                                      dialog.remember.isChecked()))
-        dialog.rejected.connect(lambda: request.reply(None))
-        self.show_dialog(dialog)
-
-    @Slot(object)
-    def _password_saved(self, result: tuple[str, bool, str]) -> None:
-        key, ok, problem = result
-        if ok:
-            self.statusBar().showMessage(f"Password for {key} saved in the keychain.", 5000)
-            return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Password not saved",
-                          f"The password for {key} could not be saved in the keychain.",
-                          QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("keychainProblem")
-        box.setInformativeText(problem + " It is kept in memory until popfetch quits; after "
-                               "that popfetch asks for it each time it connects.")
-        self.show_dialog(box)
-
     @Slot(object)
     def _on_commit_finished(self, event: CommitFinished) -> None:
         runner = self.sender()
         name = runner.name if isinstance(runner, AccountRunner) else "the server"
-        answer = event.text.strip() or ("OK" if event.ok else "no answer")
-        if event.ok:
-            text = (f"The server “{name}” deleted {messages(len(event.deleted))}. "
-                    f"It answered: “{answer}”")
-        else:
-            text = (f"The server “{name}” could not delete every marked message. It answered: "
-                    f"“{answer}”. The messages stay marked; commit again later.")
+        text = commit_report(name, event)
         self.last_report = text
         self.log.note(name, text)
         if self.closer.commit_finished(runner):

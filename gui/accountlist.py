@@ -1,0 +1,45 @@
+"""The side list of accounts: one item per runner, in the window's order, showing its name,
+state icon and status line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+
+from gui import icons
+from gui.runner import AccountRunner
+
+
+class AccountList(QListWidget):
+    """Row i shows the window's runners[i]; the window keeps the two in step."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("accountList")
+        self.setToolTip("Your accounts and their connection state")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def append(self, runner: AccountRunner) -> None:
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, id(runner))
+        self.addItem(item)
+
+    def move_last_to(self, index: int) -> None:
+        self.insertItem(index, self.takeItem(self.count() - 1))
+
+    def remove_quietly(self, index: int) -> None:
+        """Without currentRowChanged: the window picks the next account itself."""
+        self.blockSignals(True)
+        self.takeItem(index)
+        self.blockSignals(False)
+
+    def refresh(self, runners: Sequence[AccountRunner]) -> None:
+        for i, runner in enumerate(runners):
+            item = self.item(i)
+            if item is None:
+                continue
+            item.setText(f"{runner.name}\n{runner.status_text()}")
+            item.setIcon(icons.icon(runner.state_icon_name()))
+            item.setToolTip(f"{runner.account.key}\n{runner.status_text()}")
