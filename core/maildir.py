@@ -112,6 +112,18 @@ def syncfs(path: Path) -> bool:
     return True
 
 
+def _write_and_close(fd: int, data: bytes, *, sync: bool) -> None:
+    """Write all of ``data`` (os.write may write less), optionally fsync, always close."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _hostname() -> str:
     # The Maildir spec: "/" and ":" would break the name, encode them as octal escapes.
     host = socket.gethostname() or "localhost"
@@ -207,14 +219,7 @@ class Maildir:
                 raise storage_error("create", path, exc) from exc
             break
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if sync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            _write_and_close(fd, data, sync=sync)
         except OSError as exc:
             _unlink_quietly(path)
             raise storage_error("write", path, exc) from exc
@@ -237,14 +242,7 @@ class Maildir:
             for data in payloads:
                 name, fd = self._create_unique(flags, dir_fd)
                 names.append(name)
-                try:
-                    view = memoryview(crlf_to_lf(data))
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    if sync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _write_and_close(fd, crlf_to_lf(data), sync=sync)
         except OSError as exc:
             failed = self.tmp / names[-1] if names else self.tmp
             for name in names:

@@ -220,12 +220,8 @@ class AccountState:
         """The server confirmed these are deleted: drop their stored entry, mark and
         partial record. Returns the dropped partial records (their files are the caller's)."""
         keys = [(u,) for u in uidls]
-        dropped: list[PartialRecord] = []
         with self._txn() as db:
-            for (uidl,) in keys:
-                rec = self._partial_row(uidl)
-                if rec is not None:
-                    dropped.append(rec)
+            dropped = self._partial_rows(keys)
             db.executemany("DELETE FROM stored WHERE uidl = ?", keys)
             db.executemany("DELETE FROM marks WHERE uidl = ?", keys)
             db.executemany("DELETE FROM partials WHERE uidl = ?", keys)
@@ -240,6 +236,11 @@ class AccountState:
             f"SELECT {self._PARTIAL_COLS} FROM partials WHERE uidl = ?", (uidl,)
         ).fetchone()
         return PartialRecord(*row) if row else None
+
+    def _partial_rows(self, keys: list[tuple[str]]) -> list[PartialRecord]:
+        """The partial records of these UIDLs (inside a transaction the caller holds)."""
+        rows = (self._partial_row(uidl) for (uidl,) in keys)
+        return [rec for rec in rows if rec is not None]
 
     def partial(self, uidl: str) -> PartialRecord | None:
         rows = self._query(f"SELECT {self._PARTIAL_COLS} FROM partials WHERE uidl = ?", (uidl,))
@@ -361,12 +362,8 @@ class AccountState:
         """Like :meth:`finish_batch`, for chosen UIDLs (reconciliation)."""
         keys = [(u,) for u in uidls]
         now = time.time()
-        dropped: list[PartialRecord] = []
         with self._txn() as db:
-            for (uidl,) in keys:
-                rec = self._partial_row(uidl)
-                if rec is not None:
-                    dropped.append(rec)
+            dropped = self._partial_rows(keys)
             db.executemany(
                 "INSERT OR REPLACE INTO stored (uidl, name, size, stored_at)"
                 " SELECT uidl, name, size, ? FROM delivering WHERE uidl = ?",
