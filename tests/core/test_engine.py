@@ -413,3 +413,18 @@ def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
     assert engine.state is ConnectionState.FAILED
     (fatal,) = [e for e in recorder.of(ErrorOccurred) if e.fatal]
     assert "internal error" in fatal.message and "a bug" in fatal.message
+
+
+def test_a_server_that_stops_sending_is_a_drop_after_the_read_timeout(harness: Harness,
+                                                                      recorder: Recorder):
+    big_message(harness.src / "new" / "1700000000.big.test", 2_000_000)
+    server = harness.serve()
+    server.faults.stall_at([700_000])  # stops mid-body, socket left open
+    engine = harness.engine(recorder, auto_download=True, read_timeout=1.0)
+    started = time.monotonic()
+    engine.start()
+    assert engine.wait_idle(30)
+    assert harness.fetched() == harness.source()
+    assert any("no data from the server" in e.message for e in recorder.of(ErrorOccurred))
+    assert engine.stats.received_bytes - engine.stats.fetched_bytes < 64 * 1024
+    assert time.monotonic() - started < 15
