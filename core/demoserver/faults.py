@@ -34,6 +34,8 @@ class Faults:
     - ``long_status``: verbs whose +OK status line is padded to ~100 KB.
     - ``garbage``: verbs answered by a line that is not POP3, and not carried out (a QUIT
       so answered deletes nothing); the connection stays open.
+    - ``unsupported``: verbs refused with a plain -ERR, as by a minimal RFC 1939 server
+      that lacks the optional UIDL or TOP.
     - ``overlong_body``: extra octets appended to every RETR body, beyond its LIST size.
     - ``random_drop``: probability that a RETR is cut at a random point of its body
       (seeded by ``seed``, for a demo that looks like a flaky link).
@@ -48,6 +50,7 @@ class Faults:
         stall_at: Iterable[int] = (),
         long_status: Iterable[str] = (),
         garbage: Iterable[str] = (),
+        unsupported: Iterable[str] = (),
         overlong_body: int = 0,
         random_drop: float = 0.0,
         seed: int = 0,
@@ -61,6 +64,7 @@ class Faults:
         self._close_after_greeting = close_after_greeting
         self.long_status: set[str] = {v.upper() for v in long_status}
         self.garbage: set[str] = {v.upper() for v in garbage}
+        self.unsupported: set[str] = {v.upper() for v in unsupported}
         self.overlong_body = overlong_body
         self.random_drop = random_drop
         self._rng = random.Random(seed)

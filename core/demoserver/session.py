@@ -261,6 +261,9 @@ class Session:
         if verb in self.shared.faults.garbage:
             self.write(GARBAGE)
             return
+        if verb in self.shared.faults.unsupported:
+            self.err("Unknown command")
+            return
         self._pad_status = verb in self.shared.faults.long_status
         try:
             command = COMMANDS.get(verb)

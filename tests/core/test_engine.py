@@ -428,3 +428,34 @@ def test_a_server_that_stops_sending_is_a_drop_after_the_read_timeout(harness: H
     assert any("no data from the server" in e.message for e in recorder.of(ErrorOccurred))
     assert engine.stats.received_bytes - engine.stats.fetched_bytes < 64 * 1024
     assert time.monotonic() - started < 15
+
+
+def test_without_uidl_messages_are_known_by_size_and_headers(harness: Harness,
+                                                            recorder: Recorder):
+    _fill(harness, 5)
+    server = harness.serve()
+    server.faults.unsupported.add("UIDL")
+    engine = harness.engine(recorder, auto_download=True)
+    engine.start()
+    assert engine.wait_idle(30)
+    assert harness.fetched() == harness.source()
+    engine.shutdown()
+    # The next session recognises them again: nothing is fetched twice.
+    again = Recorder()
+    second = harness.engine(again, auto_download=True)
+    second.start()
+    assert second.wait_idle(30)
+    assert second.stats.fetched == 0 and len(harness.fetched()) == 5
+
+
+def test_without_uidl_or_top_the_account_stops_rather_than_guess(harness: Harness,
+                                                                recorder: Recorder):
+    _fill(harness, 2)
+    server = harness.serve()
+    server.faults.unsupported.update({"UIDL", "TOP"})
+    engine = harness.engine(recorder, auto_download=True)
+    engine.start()
+    recorder.wait_for(lambda: engine.state is ConnectionState.FAILED)
+    fatal = next(e for e in recorder.of(ErrorOccurred) if e.fatal)
+    assert "neither UIDL nor TOP" in fatal.message
+    assert harness.fetched() == []
