@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -204,11 +205,36 @@ class Transport:
     # -- I/O -----------------------------------------------------------------------------
 
     def recv(self, bufsize: int = 262144) -> bytes:
-        """Up to ``bufsize`` bytes; ``b""`` on EOF. ReadTimeout / ConnectionLost otherwise."""
+        """Up to ``bufsize`` bytes; ``b""`` on EOF. ReadTimeout / ConnectionLost otherwise.
+
+        Over TLS one read returns at most one record (16 KiB); what has already arrived
+        is gathered into one buffer, so the decoder and the disk see large chunks.
+        """
         try:
-            return self._sock.recv(bufsize)
+            data = self._sock.recv(bufsize)
+            if not self.secure or not data:
+                return data
         except OSError as exc:
             raise self._translate(exc, "receiving") from exc
+        parts = [data]
+        have = len(data)
+        try:
+            while have < bufsize and self._readable_now():
+                more = self._sock.recv(bufsize - have)
+                if not more:
+                    break  # EOF: the next call reports it
+                parts.append(more)
+                have += len(more)
+        except OSError:
+            pass  # keep what arrived; a timeout or reset shows again on the next call
+        return b"".join(parts) if len(parts) > 1 else data
+
+    def _readable_now(self) -> bool:
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
 
     def recv_into(self, buf: memoryview) -> int:
         """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""

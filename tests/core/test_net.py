@@ -487,3 +487,24 @@ def test_refused_certificate_probed_when_chain_unreadable(
     assert caught.value.info.sha256 == certs.sha256
     assert "CN=localhost" in caught.value.info.subject
     assert srv.accepted == 2
+
+
+def test_tls_reads_gather_the_records_that_have_arrived(serve, server_ctx, certs) -> None:
+    payload = bytes(range(256)) * 1024  # 256 KiB: sixteen TLS records at least
+    sent = threading.Event()
+
+    def handler(conn: socket.socket) -> None:
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(payload)
+            sent.set()
+            _readline(tls)  # hold the connection until the client is done
+
+    srv = serve(handler)
+    with connect("localhost", srv.port, Security.TLS, TlsPolicy(cafile=str(certs.ca_pem))) as t:
+        assert sent.wait(10)
+        time.sleep(0.2)  # let every record reach our socket buffer
+        first = t.recv(1 << 20)
+        assert len(first) > 16 * 1024  # more than one record in one call
+        rest = _recv_exactly(t, len(payload) - len(first))
+        assert first + rest == payload
+        t.sendall(b"done\r\n")
