@@ -14,22 +14,31 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-    if [ -z "$sudo" ] || command -v sudo >/dev/null; then
-        echo "tests/run.sh: installing ${missing[*]}"
-        # Installing dovecot must not start the system service: the tests run their own.
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-            $sudo chmod +x /usr/sbin/policy-rc.d
-        fi
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    else
-        echo "tests/run.sh: missing Debian packages (suites needing them skip): ${missing[*]}"
+install_missing() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || return 1
+        sudo="sudo"
+        [ -t 0 ] || sudo="sudo -n"  # no terminal: never wait for a password prompt
     fi
+    echo "tests/run.sh: installing ${missing[*]}"
+    # Installing dovecot must not start the system service (the tests run their own), so
+    # service starts are refused for the length of the install, and only then.
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+        $sudo chmod +x /usr/sbin/policy-rc.d
+        policy=/usr/sbin/policy-rc.d
+    fi
+    local status=0
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+    [ -z "$policy" ] || $sudo rm -f "$policy"
+    return $status
+}
+if ((${#missing[@]})) && ! install_missing; then
+    echo "tests/run.sh: could not install ${missing[*]}; the suites that need them skip"
 fi
 
 py=${PYTHON:-python3}
