@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import __version__
-from core.accounts import Account
+from core.accounts import AUTH_METHODS, Account
 from core.errors import KeychainUnavailable
 from core.events import (
     CommitFinished,
@@ -53,8 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto",
-                       choices=["auto", "user", "apop", "plain", "login", "cram-md5"])
+    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()

@@ -233,6 +233,16 @@ class Session:
                 raise SecurityError("the server offers no APOP timestamp")
             digest = sasl.apop_digest(self.info.timestamp, password)
             self._simple("APOP", user, digest)
+        elif method == "scram-sha-256":
+            command = Command("AUTH", ("SCRAM-SHA-256",))
+            self._send([command])
+            self._continuation(command)
+            scram = sasl.ScramSha256(user, password)
+            self._send_auth(scram.first(), "<scram client-first>")
+            server_first = self._continuation(command)
+            self._send_auth(scram.final(server_first), "<scram proof>")
+            scram.verify(self._continuation(command))  # the server proves it knows us
+            self._auth_line(command, "")
         elif method == "cram-md5":
             command = Command("AUTH", ("CRAM-MD5",))
             self._send([command])
@@ -247,9 +257,7 @@ class Session:
             command = Command("AUTH", ("LOGIN",))
             self._send([command])
             self._continuation(command)
-            wire = self._conn.send_auth_line(_b64(user))
-            self._note(True, "<user name>")
-            self._transport.sendall(wire)
+            self._send_auth(_b64(user), "<user name>")
             self._continuation(command)
             self._auth_line(command, _b64(password))
         else:
@@ -258,20 +266,25 @@ class Session:
         return method
 
     def _choose(self, method: str, allow_plaintext: bool) -> str:
+        """"auto": PLAIN or USER inside TLS (works with any password storage); on a
+        plaintext link the strongest login that hides the password."""
         secure = self.info.secure
-        sasl = self.info.sasl
+        mechanisms = self.info.sasl
         if method == "auto":
             if secure or allow_plaintext:
-                if "PLAIN" in sasl:
+                if "PLAIN" in mechanisms:
                     return "plain"
                 return "user"
+            if "SCRAM-SHA-256" in mechanisms:
+                return "scram-sha-256"
             if self.info.timestamp:
                 return "apop"
-            if "CRAM-MD5" in sasl:
+            if "CRAM-MD5" in mechanisms:
                 return "cram-md5"
             raise SecurityError(
                 "the connection is not encrypted and the server offers no login that hides "
-                "the password (APOP, CRAM-MD5); use TLS or allow plaintext for this account"
+                "the password (SCRAM, APOP, CRAM-MD5); use TLS or allow plaintext for this "
+                "account"
             )
         if method in {"user", "plain", "login"} and not (secure or allow_plaintext):
             raise SecurityError(
@@ -289,10 +302,13 @@ class Session:
             raise replies.error_for(event, login_delay=self._login_delay())
         raise RemoteProtocolError(f"unexpected {event!r} during AUTH")
 
-    def _auth_line(self, command: Command, line: str) -> None:
+    def _send_auth(self, line: str, shown: str) -> None:
         wire = self._conn.send_auth_line(line)
-        self._note(True, "<credentials>")
+        self._note(True, shown)
         self._transport.sendall(wire)
+
+    def _auth_line(self, command: Command, line: str) -> None:
+        self._send_auth(line, "<credentials>")
         self._ok(command)
 
     # -- TRANSACTION ------------------------------------------------------------------

@@ -26,3 +26,42 @@ def test_cram_md5_rfc2195_example() -> None:
     assert base64.b64decode(answer) == b"tim b913a602c7eda7a495b4e6e7334d3890"
     with pytest.raises(RemoteProtocolError):
         cram_md5_response("tim", "x", "not base64!")
+
+
+def test_scram_sha_256_matches_the_rfc_7677_example() -> None:
+    import base64
+
+    from core.sasl import ScramSha256
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    scram = ScramSha256("user", "pencil", nonce="rOprNGfwEbeRWgbNEkqO")
+    assert base64.b64decode(scram.first()) == b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+    server_first = ("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+    final = base64.b64decode(scram.final(b64(server_first))).decode()
+    assert final == ("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+    scram.verify(b64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="))
+
+
+def test_scram_refuses_a_server_that_cannot_prove_it_knows_the_password() -> None:
+    import base64
+
+    import pytest
+
+    from core.errors import RemoteProtocolError, SecurityError
+    from core.sasl import ScramSha256
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    scram = ScramSha256("user", "pencil", nonce="abc")
+    with pytest.raises(RemoteProtocolError, match="nonce"):
+        scram.final(b64("r=xyz123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+    with pytest.raises(RemoteProtocolError, match="iteration"):
+        scram.final(b64("r=abc123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1"))
+    scram.final(b64("r=abc123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+    with pytest.raises(SecurityError, match="signature"):
+        scram.verify(b64("v=" + base64.b64encode(b"\0" * 32).decode()))

@@ -175,7 +175,7 @@ def test_capa_before_and_after_stls_and_after_login(dovecot: Dovecot, mailbox: U
         caps = session.info.capabilities
         assert session.info.secure
         assert "STLS" not in caps and "USER" in caps
-        assert set(session.info.sasl) == {"PLAIN", "LOGIN", "CRAM-MD5"}
+        assert set(session.info.sasl) == {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"}
         assert not session.info.ext_retr
         session.login(mailbox.name, mailbox.password)
         after = session.capa()
@@ -186,7 +186,7 @@ def test_capa_before_and_after_stls_and_after_login(dovecot: Dovecot, mailbox: U
         session.quit()
 
 
-@pytest.mark.parametrize("method", ["user", "plain", "login", "cram-md5", "apop"])
+@pytest.mark.parametrize("method", ["user", "plain", "login", "cram-md5", "apop", "scram-sha-256"])
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_every_login_method_fetches(
     dovecot: Dovecot, mailbox: User, tmp_path: Path, method: str, security: str
@@ -518,3 +518,20 @@ def test_dovecot_serves_back_the_maildir_popfetch_filled(
     finally:
         pop.quit()
     assert sorted(served) == sorted(to_wire(m) for m in fetched)
+
+
+def test_without_tls_auto_login_uses_scram_and_never_sends_the_password(
+    dovecot: Dovecot, mailbox: User
+) -> None:
+    lines: list[str] = []
+    session = open_session("127.0.0.1", dovecot.pop3_port, Security.NONE, TlsPolicy(),
+                           transcript=lambda sent, text: lines.append(text),
+                           connect_timeout=10, read_timeout=10)
+    try:
+        assert session.login(mailbox.name, mailbox.password) == "scram-sha-256"
+        assert session.stat() == (0, 0)
+    finally:
+        session.quit()
+    assert mailbox.password not in "\n".join(lines)
+    logins = dovecot.wait_log(f"Login: user=<{mailbox.name}>")
+    assert ["method=SCRAM-SHA-256," in line for line in logins] == [True]

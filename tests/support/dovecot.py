@@ -6,7 +6,8 @@ stops it by its PID (SIGTERM, then SIGKILL; lingering children by their PIDs). I
 
 * ``pop3`` (STLS offered) and ``pop3s`` (implicit TLS) on free ports of 127.0.0.1 only,
   with a CA and server certificate made for the run (``tests/support/certs.py``);
-* ``auth_mechanisms = plain login cram-md5 apop`` from ``passwd-file`` (``scheme=PLAIN``),
+* ``auth_mechanisms = plain login cram-md5 apop scram-sha-256`` from ``passwd-file``
+  (``scheme=PLAIN``),
   one file per user (``passwd.d/%u``): Dovecot looks at a changed file at most once a second
   but opens a new one at once, so ``add_user`` works while it runs and every test can have
   a mailbox of its own;
@@ -348,7 +349,7 @@ ssl = yes
 ssl_cert = <{self.certs.cert_pem}
 ssl_key = <{self.certs.key_pem}
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 apop
+auth_mechanisms = plain login cram-md5 apop scram-sha-256
 auth_failure_delay = 0
 auth_verbose = yes
 auth_cache_size = 0
