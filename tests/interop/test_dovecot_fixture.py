@@ -62,7 +62,7 @@ def test_capa_before_stls_after_stls_and_after_login(dovecot: Dovecot, mailbox: 
         before = pop.capa()
         assert "STLS" in before
         assert "USER" in before and "UIDL" in before and "PIPELINING" in before
-        assert set(before["SASL"]) == {"PLAIN", "LOGIN", "CRAM-MD5"}
+        assert set(before["SASL"]) == {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"}
         assert "EXT-RETR" not in before
         pop.stls(dovecot.ssl_context())
         after_tls = pop.capa()
