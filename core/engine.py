@@ -95,7 +95,7 @@ class Engine(Transfers, ListLoading):
     def pause(self, uidls: Iterable[str] | None = None) -> None:
         with self._wake:
             w = self._wants
-            targets = set(w.queue) | set(self._partial_uidls()) if uidls is None else set(uidls)
+            targets = set(w.queue) | set(self._active_uidls()) if uidls is None else set(uidls)
             if uidls is None and self._current:
                 targets.add(self._current)
                 w.download_all = False

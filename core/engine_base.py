@@ -157,8 +157,9 @@ class EngineBase:
         self.last_error: ErrorOccurred | None = None
 
     def messages(self) -> list[MessageInfo]:
+        """A snapshot of the list (any thread)."""
         with self._lock:
-            marks = self._store_marks()
+            marks = self._marks_cache
             return [self._messages[u].info(u in marks) for u in self._order]
 
     def _poke(self) -> None:
@@ -168,14 +169,12 @@ class EngineBase:
         with self._wake:
             self._wake.notify_all()
 
-    def _partial_uidls(self) -> list[str]:
+    def _active_uidls(self) -> list[str]:
+        """Messages on their way: what "pause all" must catch besides the queue."""
         return [
             u for u, m in self._messages.items()
             if m.state in (MessageState.DOWNLOADING, MessageState.STALLED, MessageState.QUEUED)
         ]
-
-    def _store_marks(self) -> set[str]:
-        return self._marks_cache
 
     def _emit(self, event: Event) -> None:
         try:
