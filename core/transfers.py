@@ -178,8 +178,11 @@ class Transfers(EngineBase):
         except MessageIntegrityError as exc:
             self._store.discard(partial)
             msg.received = 0
-            if exact:
-                self._ext_retr_broken = isinstance(exc, BodyOverrun) or self._ext_retr_broken
+            if exact or partial.resumed:
+                # A resumed message that does not add up, or whose stored start changed on
+                # the server: fetch it whole (once; a fresh transfer that fails is FAILED).
+                # After a bad offset resume, this session stops trusting RETR offsets.
+                self._ext_retr_broken = self._ext_retr_broken or exact
                 self._set_state(msg, MessageState.QUEUED, f"{exc}; fetching again from the start")
                 self._drop_session()  # a reply may still be in flight
                 raise ConnectionLost("restarting the transfer") from exc

@@ -459,3 +459,25 @@ def test_without_uidl_or_top_the_account_stops_rather_than_guess(harness: Harnes
     fatal = next(e for e in recorder.of(ErrorOccurred) if e.fatal)
     assert "neither UIDL nor TOP" in fatal.message
     assert harness.fetched() == []
+
+
+def test_a_message_changed_on_the_server_is_detected_and_fetched_whole(harness: Harness,
+                                                                      recorder: Recorder):
+    path = harness.src / "new" / "1700000000.big.test"
+    big_message(path, 2_000_000)
+    server = harness.serve(rate=1_500_000, ext_retr=False)
+    first = harness.engine(recorder, auto_download=True)
+    first.start()
+    recorder.wait_for(lambda: any(p.received > 400_000 for p in recorder.of(Progress)))
+    first.shutdown()  # leaves the partial behind
+    server.stop()
+    # Same name (so the same UIDL) and the same size, different bytes at the start.
+    body = path.read_bytes()
+    path.write_bytes(body[:60] + body[60:160].upper() + body[160:])
+    server = harness.serve(ext_retr=False)
+    later = Recorder()
+    second = harness.engine(later, auto_download=True)
+    second.start()
+    assert second.wait_idle(30)
+    assert harness.fetched() == [path.read_bytes()]
+    assert any("changed" in e.detail for e in later.of(MessageStateChanged))
