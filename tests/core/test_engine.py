@@ -29,6 +29,8 @@ def _fill(h: Harness, count: int, seed: int = 3, size: int = 3000) -> None:
 
 
 def _uidl_of(recorder: Recorder, subject_part: str = "") -> list[str]:
+    """The UIDLs of the latest list, once a list has arrived."""
+    recorder.wait_for(lambda: recorder.of(ListLoaded))
     listed = recorder.of(ListLoaded)[-1].messages
     return [m.uidl for m in listed if subject_part in m.subject]
 
@@ -83,7 +85,6 @@ def test_pause_keeps_the_bytes_and_resume_continues_by_offset(harness: Harness,
     server = harness.serve(rate=1_000_000)
     engine = harness.engine(recorder)
     engine.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     (uidl,) = _uidl_of(recorder)
     engine.download([uidl])
     recorder.wait_for(lambda: any(p.received > 600_000 for p in recorder.of(Progress)))
@@ -107,7 +108,6 @@ def test_without_ext_retr_pause_holds_the_connection_and_resume_finishes(
     server = harness.serve(rate=1_000_000, ext_retr=False)
     engine = harness.engine(recorder)
     engine.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     (uidl,) = _uidl_of(recorder)
     engine.download([uidl])
     recorder.wait_for(lambda: any(p.received > 300_000 for p in recorder.of(Progress)))
@@ -156,7 +156,6 @@ def test_marks_delete_nothing_until_commit_and_commit_deletes_exactly_them(
     server = harness.serve()
     engine = harness.engine(recorder)
     engine.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     uidls = _uidl_of(recorder)
     engine.mark(uidls[:3])
     recorder.wait_for(lambda: sum(c.startswith("DELE") for c in server.commands) == 3)
@@ -179,7 +178,6 @@ def test_a_drop_before_quit_deletes_nothing_and_the_next_session_commits(
     server = harness.serve()
     engine = harness.engine(recorder)
     engine.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     uidls = _uidl_of(recorder)
     engine.mark(uidls[:2])
     recorder.wait_for(lambda: sum(c.startswith("DELE") for c in server.commands) == 2)
@@ -302,7 +300,6 @@ def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harnes
     server = harness.serve()
     engine = harness.engine(recorder)
     engine.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     uidl = _uidl_of(recorder)[1]
     engine.mark([uidl])
     recorder.wait_for(lambda: any(c.startswith("DELE") for c in server.commands))
@@ -376,7 +373,6 @@ def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
     server = harness.serve(rate=1_500_000)
     first = harness.engine(recorder)
     first.start()
-    recorder.wait_for(lambda: recorder.of(ListLoaded))
     (uidl,) = _uidl_of(recorder)
     first.download([uidl])
     recorder.wait_for(lambda: any(p.received > 500_000 for p in recorder.of(Progress)))
