@@ -1,6 +1,6 @@
 """Account settings: a JSON file in the user's config dir, and where each account keeps state.
 
-The file holds settings only. Passwords live in the OS keychain (:mod:`core.keychain`)
+The file holds settings only. Passwords live in the OS keychain (:mod:`core.auth.keychain`)
 under the account's :attr:`Account.key`; :class:`Account` has no field that could carry
 one, and :class:`AccountBook` writes a fixed list of fields, so a secret cannot reach the
 file by accident, not even from a hand-edited file that had one (it is dropped on save).

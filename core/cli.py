@@ -19,8 +19,7 @@ from pathlib import Path
 
 from core import __version__
 from core.accounts import AUTH_METHODS, Account
-from core.errors import KeychainUnavailable
-from core.events import (
+from core.engine.events import (
     CommitFinished,
     ErrorOccurred,
     Event,
@@ -28,6 +27,7 @@ from core.events import (
     MessageStateChanged,
     Progress,
 )
+from core.errors import KeychainUnavailable
 from core.net import Security
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
@@ -101,7 +101,7 @@ def resolve_password(account: Account, command: str | None) -> str:
     if env is not None:
         return env
     try:
-        from core.keychain import Keychain
+        from core.auth.keychain import Keychain
 
         stored = Keychain().get(account.key)
         if stored is not None:
@@ -159,8 +159,8 @@ class _Reporter:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from core.engine import Engine, RetryPolicy
-    from core.store import Store
+    from core.engine.coordinator import Engine, RetryPolicy
+    from core.store.local import Store
 
     security = Security(args.security)
     port = args.port or (995 if security is Security.TLS else 110)

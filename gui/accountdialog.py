@@ -59,7 +59,7 @@ def test_connection(account: Account, password: str | None, timeout: float = 15.
 
     Nothing is marked in this session, so its QUIT deletes nothing.
     """
-    from core.session import open_session
+    from core.pop3.session import open_session
 
     session = open_session(
         account.host,

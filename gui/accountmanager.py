@@ -112,7 +112,7 @@ class AccountManager(QObject):
                 def move() -> None:
                     pw, _ = keychain.get_password_blocking(old_key)
                     if pw:
-                        from core.keychain import Keychain
+                        from core.auth.keychain import Keychain
                         Keychain().set(account.key, pw)
                 BackgroundTask(move, window, executor=serial).start()
             keychain.delete_password(old_key)

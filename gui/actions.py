@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar, QToolBar, QToolButton, QWidget
 
-from core.events import ConnectionState, MessageState
+from core.engine.events import ConnectionState, MessageState
 from gui import icons
 from gui.commands import ACTIVE, RESUMABLE
 from gui.runner import AccountRunner

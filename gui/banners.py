@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from core.events import ConnectionState
+from core.engine.events import ConnectionState
 from gui import fmt, icons
 from gui.commands import messages
 from gui.runner import AccountRunner

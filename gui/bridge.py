@@ -17,7 +17,7 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from core.events import (
+from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
     ErrorOccurred,

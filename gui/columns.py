@@ -10,7 +10,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.events import MessageState
+from core.engine.events import MessageState
 
 Index = QModelIndex | QPersistentModelIndex
 

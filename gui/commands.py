@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QModelIndex, QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from core.events import CommitFinished, ConnectionState, MessageState
+from core.engine.events import CommitFinished, ConnectionState, MessageState
 from gui import fmt
 from gui.columns import Column, PathRole, StateRole, UidlRole
 

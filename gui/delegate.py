@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import MessageState
+from core.engine.events import MessageState
 from gui.columns import (
     Column,
     DetailRole,

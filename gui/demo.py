@@ -85,8 +85,8 @@ class DemoService:
 
     def engine_factory(self, account: Account, **kwargs: Any) -> Any:
         """Keep the demo's state in one place whatever the port: partials survive restarts."""
-        from core.engine import Engine
-        from core.store import Store
+        from core.engine.coordinator import Engine
+        from core.store.local import Store
 
         store = Store(Path(account.maildir), self.state_dir)
         return Engine(account, store=store, **kwargs)

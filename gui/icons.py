@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-from core.events import MessageState
+from core.engine.events import MessageState
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 

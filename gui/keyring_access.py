@@ -16,13 +16,13 @@ NO_KEYCHAIN = (
 
 
 def _keychain() -> Any:
-    from core.keychain import Keychain
+    from core.auth.keychain import Keychain
 
     return Keychain()
 
 
 def _problem(exc: BaseException) -> str:
-    """A sentence for the user. core.keychain's messages are written for users already."""
+    """A sentence for the user. core.auth.keychain's messages are written for users already."""
     detail = str(exc).strip()
     if isinstance(exc, KeychainUnavailable) and detail:
         return detail if detail.endswith(".") else detail + "."

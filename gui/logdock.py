@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import TranscriptLine
+from core.engine.events import TranscriptLine
 
 MAX_LINES = 20_000
 FLUSH_MS = 100

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from core import __version__
 from core.accounts import Account, AccountBook
-from core.events import CommitFinished, ConnectionChanged, ConnectionState, ErrorOccurred
+from core.engine.events import CommitFinished, ConnectionChanged, ConnectionState, ErrorOccurred
 from gui import icons
 from gui.accountlist import AccountList
 from gui.accountmanager import AccountManager

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from core.events import MessageState
+from core.engine.events import MessageState
 from gui.columns import Column, StateRole, UidlRole
 from gui.delegate import MessageDelegate
 from gui.filterproxy import MessageFilterProxy

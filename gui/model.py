@@ -1,4 +1,4 @@
-"""The message list: a table model fed by core.events.
+"""The message list: a table model fed by core.engine.events.
 
 Rows hold raw values (sizes in octets, a MessageState); text is made only for
 Qt.DisplayRole. What the columns and roles are lives in gui.columns, sorting in
@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
-from core.events import (
+from core.engine.events import (
     ListLoaded,
     MarksChanged,
     MessageState,
@@ -227,7 +227,7 @@ class MessageListModel(QAbstractTableModel):
             return text
         return None
 
-    # --- feeding from core.events ----------------------------------------------------
+    # --- feeding from core.engine.events ----------------------------------------------------
 
     def apply(self, event: object) -> None:
         """Route one engine event to its handler (others are ignored)."""

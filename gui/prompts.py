@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from core.events import ErrorOccurred
+from core.engine.events import ErrorOccurred
 from gui.accountdialog import PasswordDialog, with_pin
 from gui.certdialog import CertificateDialog
 from gui.runner import AccountRunner, PasswordRequest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.events import MessageInfo, MessageState
+from core.engine.events import MessageInfo, MessageState
 from gui import fmt
 
 

@@ -16,13 +16,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
-from core.errors import AuthenticationError
-from core.events import (
+from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
     ConnectionState,
     ErrorOccurred,
 )
+from core.errors import AuthenticationError
 from gui import icons
 from gui.bridge import EngineBridge
 from gui.keyring_access import KeychainAccess
@@ -33,7 +33,7 @@ EngineFactory = Callable[..., Any]
 
 
 def default_engine_factory(account: Account, **kwargs: Any) -> Any:
-    from core.engine import Engine
+    from core.engine.coordinator import Engine
 
     return Engine(account, **kwargs)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from core.events import MessageState
+from core.engine.events import MessageState
 from gui.columns import NCOLS, Column
 from gui.rows import Row, progress_fraction
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
-from core.events import ConnectionState
+from core.engine.events import ConnectionState
 from gui import fmt
 from gui.runner import AccountRunner
 from gui.totals import Totals

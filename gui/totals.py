@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.events import MessageState
+from core.engine.events import MessageState
 from gui.rows import Row
 
 

@@ -20,7 +20,7 @@ from core.accounts import (
     default_port,
     state_dir,
 )
-from core.keychain import Keychain
+from core.auth.keychain import Keychain
 from core.net import Security, TlsPolicy
 from tests.support.memkeyring import MemoryKeyring, installed
 

@@ -129,7 +129,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_fetch_never_imports_qt(tmp_path):
-    code = ("import sys, core.cli, core.engine, core.demoserver; "
+    code = ("import sys, core.cli, core.engine.coordinator, core.demoserver; "
             "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60,
                    env=dict(os.environ))

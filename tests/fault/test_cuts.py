@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.demoserver import DemoServer
-from core.events import CommitFinished, MarksChanged
+from core.engine.events import CommitFinished, MarksChanged
 from tests.support.engine import PASSWORD, Harness, Recorder
 from tests.support.mail import big_message, read_maildir, tricky_message
 
@@ -77,7 +77,7 @@ def test_twenty_random_cuts_lose_nothing_and_resend_little(harness: Harness):
 def test_a_connection_lost_at_quit_deletes_nothing_and_the_next_run_commits(
     harness: Harness, recorder: Recorder
 ):
-    from core.engine import RetryPolicy
+    from core.engine.coordinator import RetryPolicy
 
     rng = random.Random(5)
     for _ in range(10):

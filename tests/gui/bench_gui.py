@@ -45,9 +45,9 @@ def make_mailbox(root: Path, size: int) -> Path:
 def headless_engine(account_kwargs: dict[str, object], maildir: Path, state: Path) -> float:
     """The engine alone, no Qt: seconds from download() to the message stored."""
     from core.accounts import Account
-    from core.engine import Engine
-    from core.events import ListLoaded, MessageState, MessageStateChanged
-    from core.store import Store
+    from core.engine.coordinator import Engine
+    from core.engine.events import ListLoaded, MessageState, MessageStateChanged
+    from core.store.local import Store
 
     loaded = threading.Event()
     done = threading.Event()
@@ -89,7 +89,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     from PySide6.QtWidgets import QApplication
 
     from core.accounts import Account
-    from core.events import MessageState
+    from core.engine.events import MessageState
     from core.net import Security
     from gui.mainwindow import MainWindow
 
@@ -196,8 +196,8 @@ def bench_list(count: int) -> None:
 
     from core.accounts import Account
     from core.demoserver import DemoServer
-    from core.engine import Engine
-    from core.events import ListLoaded
+    from core.engine.coordinator import Engine
+    from core.engine.events import ListLoaded
     from core.net import Security
     from gui.mainwindow import MainWindow
 
@@ -271,7 +271,7 @@ def bench_rows(rows: int) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QTableView
 
-    from core.events import ListLoaded, MessageInfo, MessageState, Progress
+    from core.engine.events import ListLoaded, MessageInfo, MessageState, Progress
     from gui import icons
     from gui.columns import Column
     from gui.delegate import MessageDelegate

@@ -19,7 +19,7 @@ from PySide6.QtCore import QSettings
 import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
 from core.accounts import AccountBook
 from core.demoserver.sample import make_demo_mailbox
-from core.engine import RetryPolicy
+from core.engine.coordinator import RetryPolicy
 from gui.keyring_access import KeychainAccess
 from gui.mainwindow import MainWindow
 from tests.gui.helpers import LARGE, Server

@@ -9,7 +9,7 @@ from PySide6.QtCore import QItemSelectionModel
 
 from core.accounts import Account
 from core.demoserver import DemoServer
-from core.events import MessageState
+from core.engine.events import MessageState
 from core.net import Security
 from gui.columns import Column, RawRole, UidlRole
 from gui.mainwindow import MainWindow

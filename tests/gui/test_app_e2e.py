@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from core.accounts import AccountBook
-from core.events import ConnectionState, MessageState, TranscriptLine
+from core.engine.events import ConnectionState, MessageState, TranscriptLine
 from core.net import Security
 from gui.accountdialog import AccountDialog
 from gui.certdialog import CertificateDialog

@@ -8,7 +8,7 @@ from PySide6.QtCore import QThread
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView
 
-from core.events import (
+from core.engine.events import (
     CommitFinished,
     ListLoaded,
     MarksChanged,
@@ -140,7 +140,7 @@ def test_progress_bar_fills_with_the_received_fraction(qtbot):
 
 
 def test_transcript_lines_arrive_in_batches_and_in_order(qtbot):
-    from core.events import TranscriptLine
+    from core.engine.events import TranscriptLine
 
     bridge = EngineBridge()
     batches: list[list[TranscriptLine]] = []

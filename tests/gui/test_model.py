@@ -1,10 +1,10 @@
-"""MessageListModel fed with real core.events objects, checked by qtmodeltester."""
+"""MessageListModel fed with real core.engine.events objects, checked by qtmodeltester."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from core.events import (
+from core.engine.events import (
     ListLoaded,
     MarksChanged,
     MessageInfo,

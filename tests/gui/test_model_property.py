@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
-from core.events import (
+from core.engine.events import (
     ListLoaded,
     MarksChanged,
     MessageInfo,

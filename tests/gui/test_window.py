@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QLabel
 
-from core.events import ConnectionState, MessageState
+from core.engine.events import ConnectionState, MessageState
 from gui.accountdialog import AccountDialog
 from gui.columns import Column, RawRole
 from gui.demo import DemoService

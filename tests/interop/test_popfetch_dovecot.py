@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 
 from core.accounts import Account
-from core.engine import Engine, RetryPolicy
+from core.engine.coordinator import Engine, RetryPolicy
+from core.engine.events import CommitFinished, Event, MessageState, TranscriptLine
 from core.errors import AuthenticationError, CertificateError
-from core.events import CommitFinished, Event, MessageState, TranscriptLine
 from core.net import Security, TlsPolicy
-from core.session import open_session
-from core.store import Store
+from core.pop3.session import open_session
+from core.store.local import Store
 from tests.support.dovecot import Dovecot, User, make_messages, to_wire
 from tests.support.proxy import CuttingProxy
 

@@ -1,4 +1,4 @@
-"""core.keychain against a real gnome-keyring Secret Service (see conftest.py for the setup)."""
+"""core.auth.keychain against a real gnome-keyring Secret Service (conftest.py sets it up)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from core.accounts import Account, AccountBook, config_dir, state_dir
+from core.auth.keychain import LOCKED, NO_KEYCHAIN, Keychain
 from core.errors import KeychainUnavailable
-from core.keychain import LOCKED, NO_KEYCHAIN, Keychain
 from core.net import Security
 from tests.keychain.conftest import SecretServiceEnv, running_secret_service
 
@@ -117,7 +117,7 @@ import secretstorage
 from contextlib import closing
 from keyring.backends import SecretService
 from core.errors import KeychainUnavailable
-from core.keychain import Keychain
+from core.auth.keychain import Keychain
 
 with closing(secretstorage.dbus_init()) as bus:
     collection = secretstorage.get_default_collection(bus)

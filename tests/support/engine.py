@@ -11,10 +11,10 @@ import pytest
 
 from core.accounts import Account
 from core.demoserver import DemoServer, Faults
-from core.engine import Engine, RetryPolicy
-from core.events import Event, MessageState, MessageStateChanged
+from core.engine.coordinator import Engine, RetryPolicy
+from core.engine.events import Event, MessageState, MessageStateChanged
 from core.net import Security
-from core.store import Store
+from core.store.local import Store
 from tests.support.mail import read_maildir, write_message
 
 PASSWORD = "s3cret-pw"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.partial import PartialDownload
-from core.store import Store
+from core.store.local import Store
+from core.store.partial import PartialDownload
 
 __all__ = ["LF", "MESSAGE", "new_files", "paths", "reopen", "store", "write_in_chunks"]
 

@@ -22,9 +22,9 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import protocol
-from core.commands import Command
-from core.protocol import NEED_DATA, Body, ClientConnection, End, Event, Greeting, Status
+from core.pop3 import protocol
+from core.pop3.commands import Command
+from core.pop3.protocol import NEED_DATA, Body, ClientConnection, End, Event, Greeting, Status
 
 # Line material that exercises the decoder: dots where they matter, CR/LF alone, 8-bit bytes.
 FRAGMENTS = st.sampled_from(

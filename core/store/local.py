@@ -13,11 +13,11 @@ Three promises (DESIGN.md, Invariants):
   what is stored.
 
 Files: the Maildir gets LF files; ``state_dir`` holds ``state.sqlite3`` (see
-:mod:`core.state`), ``partial/<id>.part`` (LF bytes of messages being fetched, kept out
+:mod:`core.store.state`), ``partial/<id>.part`` (LF bytes of messages being fetched, kept out
 of the Maildir's ``tmp/``, which readers clean after 36 hours) and ``lock``.
 
 Threads: the engine uses a Store from its worker thread. Store methods take a lock, so a
-read from another thread (the GUI) is safe; a PartialDownload (:mod:`core.partial`)
+read from another thread (the GUI) is safe; a PartialDownload (:mod:`core.store.partial`)
 belongs to the one thread writing it.
 """
 
@@ -33,9 +33,9 @@ from pathlib import Path
 from types import TracebackType
 
 from core.errors import MessageIntegrityError, StorageError
-from core.maildir import Maildir, storage_error, syncfs, syncfs_available
-from core.partial import PartialDownload
-from core.state import AccountState, Delivering, PartialRecord
+from core.store.maildir import Maildir, storage_error, syncfs, syncfs_available
+from core.store.partial import PartialDownload
+from core.store.state import AccountState, Delivering, PartialRecord
 
 try:
     import fcntl

@@ -1,4 +1,4 @@
-"""core.keychain with an in-memory keyring, and every failure mapped to KeychainUnavailable."""
+"""core.auth.keychain with an in-memory keyring, and every failure mapped to KeychainUnavailable."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import keyring.errors
 import pytest
 from keyring.backends import fail
 
+from core.auth.keychain import LOCKED, NO_KEYCHAIN, SERVICE, Keychain
 from core.errors import KeychainUnavailable
-from core.keychain import LOCKED, NO_KEYCHAIN, SERVICE, Keychain
 from tests.support.memkeyring import BrokenKeyring, MemoryKeyring, installed
 
 KEY = "alice@pop.example.org:995"

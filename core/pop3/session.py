@@ -17,8 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from core import protocol, replies, sasl
-from core.commands import Command
+from core.auth import sasl
 from core.errors import (
     BodyOverrun,
     ConnectionLost,
@@ -29,7 +28,9 @@ from core.errors import (
     ServerError,
 )
 from core.net import Security, TlsPolicy, Transport, connect
-from core.protocol import Body, End, Greeting, Status
+from core.pop3 import protocol, replies
+from core.pop3.commands import Command
+from core.pop3.protocol import Body, End, Greeting, Status
 
 Transcript = Callable[[bool, str], None]
 Sink = Callable[[bytes], None]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from core.engine.events import ConnectionState, ErrorOccurred
 from core.errors import (
     AuthenticationError,
     CertificateError,
     LocalProtocolError,
     SecurityError,
 )
-from core.events import ConnectionState, ErrorOccurred
 from core.net import Security, TlsPolicy
-from core.session import open_session, parse_headers
+from core.pop3.session import open_session, parse_headers
 from tests.support.certs import make_ca_and_server_cert
 from tests.support.engine import PASSWORD, Harness, Recorder
 

@@ -3,7 +3,7 @@
 What a command may look like, independent of the connection's state: which verbs exist,
 how many arguments each takes and what they may contain (RFC 1939, RFC 2449, RFC 5034),
 the 255-octet line limit, and how secrets are kept out of reprs and transcripts. Which
-command may be sent *when* is decided by the state machine in :mod:`core.protocol`.
+command may be sent *when* is decided by the state machine in :mod:`core.pop3.protocol`.
 """
 
 from __future__ import annotations

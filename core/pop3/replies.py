@@ -1,6 +1,6 @@
 """What the server's replies mean: listing and status-text parsers, -ERR -> exception.
 
-Pure functions over data that :class:`core.protocol.ClientConnection` has already framed:
+Pure functions over data that :class:`core.pop3.protocol.ClientConnection` has already framed:
 a multi-line payload (joined ``Body`` chunks, CRLF kept) or the text of a ``Status``.
 Anything malformed raises RemoteProtocolError.
 """
@@ -18,7 +18,7 @@ from core.errors import (
     RemoteProtocolError,
     ServerError,
 )
-from core.protocol import Status
+from core.pop3.protocol import Status
 
 __all__ = [
     "error_for",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
-from core.engine_base import EngineBase, _Message
-from core.errors import (
-    ServerError,
-)
-from core.events import (
+from core.engine.base import EngineBase, _Message
+from core.engine.events import (
     ListLoaded,
     MarksChanged,
     MessageState,
     MessageStateChanged,
 )
-from core.session import Headers, Session, parse_headers
+from core.errors import (
+    ServerError,
+)
+from core.pop3.session import Headers, Session, parse_headers
 
 
 class ListLoading(EngineBase):

@@ -14,8 +14,8 @@ dot-unstuffing and the terminator search run on whole buffers with ``bytes.find`
 ``bytes.replace`` (C speed), never in a Python loop per line, and at most two received
 octets are held back while the decoder waits to learn whether ``"\\r\\n."`` ends the reply.
 
-Commands and their wire syntax live in :mod:`core.commands`; what the framed replies mean
-(listings, status texts, -ERR codes) in :mod:`core.replies`.
+Commands and their wire syntax live in :mod:`core.pop3.commands`; what the framed replies mean
+(listings, status texts, -ERR codes) in :mod:`core.pop3.replies`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Final, TypeAlias
 
-from core.commands import VERBS, Command, encode_auth_line, encode_command
 from core.errors import (
     ConnectionLost,
     LocalProtocolError,
     PopError,
     RemoteProtocolError,
 )
+from core.pop3.commands import VERBS, Command, encode_auth_line, encode_command
 
 __all__ = [
     "NEED_DATA",

@@ -1,4 +1,4 @@
-"""core.state: the account's SQLite bookkeeping (WAL, durable commits, schema version)."""
+"""core.store.state: the account's SQLite bookkeeping (WAL, durable commits, schema version)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StorageError
-from core.state import SCHEMA_VERSION, AccountState, Delivering, StoredMessage
+from core.store.state import SCHEMA_VERSION, AccountState, Delivering, StoredMessage
 
 
 @pytest.fixture

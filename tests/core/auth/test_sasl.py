@@ -1,4 +1,4 @@
-"""core.sasl: the APOP digest and SASL responses, checked against the RFC examples."""
+"""core.auth.sasl: the APOP digest and SASL responses, checked against the RFC examples."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from core.auth.sasl import apop_digest, cram_md5_response, plain_initial_response
 from core.errors import RemoteProtocolError
-from core.sasl import apop_digest, cram_md5_response, plain_initial_response
 
 
 def test_apop_digest_rfc1939_example() -> None:
@@ -31,7 +31,7 @@ def test_cram_md5_rfc2195_example() -> None:
 def test_scram_sha_256_matches_the_rfc_7677_example() -> None:
     import base64
 
-    from core.sasl import ScramSha256
+    from core.auth.sasl import ScramSha256
 
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()
@@ -51,8 +51,8 @@ def test_scram_refuses_a_server_that_cannot_prove_it_knows_the_password() -> Non
 
     import pytest
 
+    from core.auth.sasl import ScramSha256
     from core.errors import RemoteProtocolError, SecurityError
-    from core.sasl import ScramSha256
 
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()

@@ -22,18 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from core.state import AccountState
-from core.store import Store
+from core.store.local import Store
+from core.store.state import AccountState
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UIDL = "big/../uidl"  # a UIDL that must never become a path
 
 CHILD = r"""
 import random, sys
 from pathlib import Path
-from core.store import Store
+from core.store.local import Store
 
 maildir, state, msgfile, seed, mode = sys.argv[1:6]
 rng = random.Random(int(seed))

@@ -1,10 +1,9 @@
-"""core.replies: listing and status-text parsers, and what a -ERR reply stands for."""
+"""core.pop3.replies: listing and status-text parsers, and what a -ERR reply stands for."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.commands import Command
 from core.errors import (
     AuthenticationError,
     LoginDelay,
@@ -13,8 +12,9 @@ from core.errors import (
     RemoteProtocolError,
     ServerError,
 )
-from core.protocol import Status
-from core.replies import (
+from core.pop3.commands import Command
+from core.pop3.protocol import Status
+from core.pop3.replies import (
     error_for,
     parse_capa,
     parse_list_size,

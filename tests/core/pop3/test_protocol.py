@@ -1,4 +1,4 @@
-"""core.protocol as a specification: bytes in any chunking -> the same events.
+"""core.pop3.protocol as a specification: bytes in any chunking -> the same events.
 
 Every reply is fed whole, one byte at a time and split at every position (so CRLF and
 ".\\r\\n" get split too); the decoded events must not depend on the chunking.
@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.commands import Command
+from core.auth.sasl import apop_digest, plain_initial_response
 from core.errors import ConnectionLost, LocalProtocolError, RemoteProtocolError
-from core.protocol import (
+from core.pop3.commands import Command
+from core.pop3.protocol import (
     NEED_DATA,
     Body,
     ClientConnection,
@@ -25,8 +26,7 @@ from core.protocol import (
     State,
     Status,
 )
-from core.replies import error_for
-from core.sasl import apop_digest, plain_initial_response
+from core.pop3.replies import error_for
 
 GREETING = b"+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>\r\n"
 

@@ -18,7 +18,17 @@ import time
 from collections.abc import Iterable
 
 from core.accounts import Account
-from core.engine_base import Listener, Stats, log
+from core.engine.base import Listener, Stats, log
+from core.engine.events import (
+    CommitFinished,
+    ConnectionState,
+    MarksChanged,
+    MessageState,
+    MessageStateChanged,
+)
+from core.engine.listing import ListLoading
+from core.engine.retry import RetryPolicy
+from core.engine.transfers import SMALL_MESSAGE, Transfers
 from core.errors import (
     AuthenticationError,
     CertificateError,
@@ -29,18 +39,8 @@ from core.errors import (
     SecurityError,
     StorageError,
 )
-from core.events import (
-    CommitFinished,
-    ConnectionState,
-    MarksChanged,
-    MessageState,
-    MessageStateChanged,
-)
-from core.listing import ListLoading
 from core.net import TlsPolicy
-from core.retry import RetryPolicy
-from core.session import open_session
-from core.transfers import SMALL_MESSAGE, Transfers
+from core.pop3.session import open_session
 
 __all__ = ["Engine", "Listener", "RetryPolicy", "Stats"]
 

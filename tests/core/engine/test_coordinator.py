@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core.events import (
+from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
     ConnectionState,
@@ -269,7 +269,7 @@ def test_a_100_kb_status_line_is_a_clear_error_not_a_hang(harness: Harness,
 
 def test_a_server_that_closes_at_once_is_retried_then_given_up(harness: Harness,
                                                              recorder: Recorder):
-    from core.engine import RetryPolicy
+    from core.engine.coordinator import RetryPolicy
 
     _fill(harness, 1)
     server = harness.serve()
@@ -346,7 +346,7 @@ def test_a_full_disk_stops_the_account_and_deletes_nothing(harness: Harness,
                                                            recorder: Recorder, monkeypatch):
     import errno
 
-    from core import maildir
+    from core.store import maildir
 
     _fill(harness, 5)
     server = harness.serve()
@@ -394,7 +394,7 @@ def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
 
 def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
                                                              recorder: Recorder, monkeypatch):
-    from core.engine import Engine
+    from core.engine.coordinator import Engine
 
     _fill(harness, 1)
     harness.serve()

@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from core.engine_base import EngineBase, _Message
+from core.engine.base import EngineBase, _Message
+from core.engine.events import (
+    ConnectionState,
+    MarksChanged,
+    MessageState,
+    Progress,
+)
 from core.errors import (
     BodyOverrun,
     ConnectionLost,
@@ -21,14 +27,8 @@ from core.errors import (
     PopError,
     ServerError,
 )
-from core.events import (
-    ConnectionState,
-    MarksChanged,
-    MessageState,
-    Progress,
-)
-from core.partial import PartialDownload
-from core.session import Session
+from core.pop3.session import Session
+from core.store.partial import PartialDownload
 
 SMALL_MESSAGE = 256 * 1024  # at most this size: fetched in pipelined batches, in memory
 BATCH_BYTES = 8 * 1024 * 1024

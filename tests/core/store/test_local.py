@@ -1,4 +1,4 @@
-"""core.store: opening and resuming partials, size checks, delivery with crash
+"""core.store.local: opening and resuming partials, size checks, delivery with crash
 reconciliation, batches, errors. What a partial does while receiving (CRLF->LF on the
 fly, checkpoints, verified restart) is in test_partial.py."""
 
@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.core.store.test_maildir import read_only
 
-from core import store as store_mod
 from core.errors import MessageIntegrityError, StorageError
-from core.maildir import Maildir
-from core.state import AccountState
-from core.store import Store
-from tests.core.test_maildir import read_only
+from core.store import local as store_mod
+from core.store.local import Store
+from core.store.maildir import Maildir
+from core.store.state import AccountState
 from tests.support.store import LF, MESSAGE, new_files, reopen, write_in_chunks
 
 

@@ -1,4 +1,4 @@
-"""core.maildir: unique names, tmp -> new delivery, LF files a stdlib reader accepts."""
+"""core.store.maildir: unique names, tmp -> new delivery, LF files a stdlib reader accepts."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from core import maildir as maildir_mod
 from core.errors import StorageError
-from core.maildir import Maildir, crlf_to_lf, syncfs
+from core.store import maildir as maildir_mod
+from core.store.maildir import Maildir, crlf_to_lf, syncfs
 
 MESSAGE = (
     b"From: Alice <alice@example.org>\r\n"

@@ -1,7 +1,7 @@
 """Authentication responses: the APOP digest (RFC 1939), SASL PLAIN / CRAM-MD5 / SCRAM-SHA-256.
 
 Pure functions from credentials (and a server challenge) to the argument or line the
-client sends; the exchange itself is driven by :mod:`core.session`.
+client sends; the exchange itself is driven by :mod:`core.pop3.session`.
 """
 
 from __future__ import annotations

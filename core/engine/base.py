@@ -17,13 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.accounts import Account
-from core.errors import (
-    AuthenticationError,
-    CertificateError,
-    ConnectionLost,
-    ServerError,
-)
-from core.events import (
+from core.engine.events import (
     ConnectionChanged,
     ConnectionState,
     ErrorOccurred,
@@ -34,12 +28,18 @@ from core.events import (
     MessageStateChanged,
     TranscriptLine,
 )
-from core.retry import RetryPolicy
-from core.session import Headers, Session
-from core.store import Store
+from core.engine.retry import RetryPolicy
+from core.errors import (
+    AuthenticationError,
+    CertificateError,
+    ConnectionLost,
+    ServerError,
+)
+from core.pop3.session import Headers, Session
+from core.store.local import Store
 
 Listener = Callable[[Event], None]
-log = logging.getLogger("core.engine")
+log = logging.getLogger("core.engine.coordinator")
 
 
 @dataclass

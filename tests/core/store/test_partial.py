@@ -1,4 +1,4 @@
-"""core.partial: one message being received: CRLF->LF on the fly with a held CR,
+"""core.store.partial: one message being received: CRLF->LF on the fly with a held CR,
 the LIST size limit, checkpoints, verified restart, and write or fsync errors."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import MessageIntegrityError, StorageError
-from core.store import Store
+from core.store.local import Store
 from tests.support.store import LF, MESSAGE, new_files, reopen, write_in_chunks
 
 

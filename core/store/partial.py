@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import MessageIntegrityError, StorageError
-from core.maildir import crlf_to_lf, storage_error
-from core.state import AccountState, PartialRecord
+from core.store.maildir import crlf_to_lf, storage_error
+from core.store.state import AccountState, PartialRecord
 
 __all__ = ["PartialDownload"]
 
