@@ -31,6 +31,12 @@ class BodyOverrun(RemoteProtocolError):
     """A message body ran past its LIST size by more than the margin: stop reading it."""
 
 
+class Desync(RemoteProtocolError):
+    """Bytes after a multi-line reply's terminator are not a status line: the server ended
+    that reply early (an unstuffed "." line, say), so the copy just read is suspect
+    (DESIGN rule 13). Drop the connection; the next session starts clean."""
+
+
 class ConnectionLost(PopError, ConnectionError):
     """The TCP/TLS link broke (reset, EOF, timeout). Nothing is deleted; reconnect."""
 
@@ -112,6 +118,16 @@ class MessageIntegrityError(PopError):
     """A downloaded message does not match its LIST size or its stored prefix: refetch it."""
 
     retryable = True
+
+
+class SuspectCopy(PopError):
+    """Evidence that a received copy is not what the server holds (far below its LIST size,
+    or followed by a desync). It is kept for the user under a clear mark and never DELE'd."""
+
+    def __init__(self, uidl: str, reason: str) -> None:
+        self.uidl = uidl
+        self.reason = reason
+        super().__init__(f"{uidl}: {reason}")
 
 
 class StorageError(PopError):

@@ -31,8 +31,8 @@ install_missing() {
         policy=/usr/sbin/policy-rc.d
     fi
     local status=0
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
             --no-install-recommends "${missing[@]}" >/dev/null || status=$?
     [ -z "$policy" ] || $sudo rm -f "$policy"
     return $status
