@@ -487,7 +487,8 @@ class Engine:
             self._end_session("a new session sees new mail: reconnecting")
             return
         batch = self._next_work(w)
-        large = len(batch) == 1 and self._table[batch[0]].size > SMALL_MESSAGE
+        first = self._table[batch[0]] if batch else None
+        large = first is not None and (first.size > SMALL_MESSAGE or first.received > 0)
         if self._delivery is not None and (large or not batch):
             self._finish_delivery()
             return
@@ -784,7 +785,7 @@ class Engine:
         for msg, why in result.refused:
             self._failed(msg, why)
         for msg, data, why in result.suspect:
-            self._keep_suspect(msg, data)
+            self._keep_partial(msg, data)
             self._suspect(msg, why)
         if result.bodies:
             self._intent.done([m.uidl for m, _ in result.bodies])  # in flight to the disk
@@ -792,12 +793,21 @@ class Engine:
             future = self._writer.submit(self._store.deliver_batch, items)
             self._delivery = ([(m, len(data)) for m, data in result.bodies], future)
         if result.broke is not None:
-            if result.culprit is not None and not result.bodies:
-                self._broke_at(result.culprit, result.broke.at, result.broke.error)
+            culprit = result.culprit
+            moved = bool(result.bodies)
+            if culprit is not None and result.unfinished and session.info.ext_retr:
+                # Keep what arrived: the message resumes by offset, alone, like a large one.
+                before = culprit.received
+                self._keep_partial(culprit, result.unfinished)
+                if culprit.received > before:
+                    self._progress = moved = True
+            if culprit is not None and not moved:
+                self._broke_at(culprit, result.broke.at, result.broke.error)
             raise result.broke.error
 
-    def _keep_suspect(self, msg: Message, data: bytes) -> None:
-        """A suspect small copy becomes a partial: kept, never delivered, never DELE'd."""
+    def _keep_partial(self, msg: Message, data: bytes) -> None:
+        """Part of a small message becomes its partial: a suspect copy (kept, never
+        delivered, never DELE'd), or the start of one cut mid-body (resumed by offset)."""
         partial = self._store.begin(msg.uidl, msg.size)
         partial.restart(verify=False)
         partial.write(data)

@@ -236,6 +236,7 @@ class BatchResult:
     suspect: list[tuple[Message, bytes, str]] = field(default_factory=list)
     broke: Broke | None = None
     culprit: Message | None = None  # the message being read when it broke
+    unfinished: bytes = b""  # what arrived of the culprit's body before the break
 
 
 def fetch_batch(session: Session, batch: list[Message], stats: Stats) -> BatchResult:
@@ -272,6 +273,9 @@ def fetch_batch(session: Session, batch: list[Message], stats: Stats) -> BatchRe
         if isinstance(exc, BodyOverrun) and out.culprit is not None:
             out.refused.append((out.culprit, str(exc)))
             out.culprit = None
+        if out.culprit is not None:
+            out.unfinished = session.unfinished_body()
+            stats.received_bytes += len(out.unfinished)
         error = _lost(exc) if isinstance(exc, OSError) else exc
         out.broke = Broke(error, session.body_octets if out.culprit else 0, False)
     return out

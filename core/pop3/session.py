@@ -111,6 +111,7 @@ class Session:
         self._exchange_start = time.monotonic()
         self._exchange_octets = 0
         self.body_octets = 0  # of the multi-line reply being read: where a break happened
+        self._body_parts: list[bytes] = []  # that reply's octets so far (bounded by its limit)
         self.info = ServerInfo(secure=transport.secure)
         self._transport.set_timeout(self._poll)
 
@@ -163,8 +164,13 @@ class Session:
                 return event
             self._fill(check)
 
+    def unfinished_body(self) -> bytes:
+        """After a break mid-reply: the octets of the reply that was being collected."""
+        return b"".join(self._body_parts[:])
+
     def _status(self, command: Command) -> Status:
         self.body_octets = 0
+        self._body_parts = []
         event = self._event()
         if not isinstance(event, Status):
             raise RemoteProtocolError(f"expected a status line for {command.verb}, got {event!r}")
@@ -187,6 +193,7 @@ class Session:
 
     def _collect(self, command: Command, limit: int) -> bytes:
         parts: list[bytes] = []
+        self._body_parts = parts
         total = self.body_octets = 0
         while True:
             event = self._event()
