@@ -37,6 +37,13 @@ class Desync(RemoteProtocolError):
     (DESIGN rule 13). Drop the connection; the next session starts clean."""
 
 
+class TlsGreeting(RemoteProtocolError):
+    """The first octets are a TLS record, not a greeting: the port expects implicit TLS.
+    Retrying cannot help; the user must change the security setting."""
+
+    retryable = False
+
+
 class ConnectionLost(PopError, ConnectionError):
     """The TCP/TLS link broke (reset, EOF, timeout). Nothing is deleted; reconnect."""
 
@@ -45,6 +52,14 @@ class ConnectionLost(PopError, ConnectionError):
 
 class ReadTimeout(ConnectionLost, TimeoutError):
     """No byte arrived within the read timeout: a dead link is treated as a drop."""
+
+
+class NoGreeting(ReadTimeout):
+    """The server accepted the connection but never greeted within the read timeout: almost
+    always a TLS port met in plaintext (it waits for our handshake). Not retried: waiting
+    again cannot help, the security setting must change."""
+
+    retryable = False
 
 
 class ServerError(PopError):

@@ -22,6 +22,7 @@ from core.errors import (
     BodyOverrun,
     ConnectionLost,
     LocalProtocolError,
+    NoGreeting,
     ReadTimeout,
     RemoteProtocolError,
     SecurityError,
@@ -193,7 +194,12 @@ class Session:
     # -- AUTHORIZATION ----------------------------------------------------------------
 
     def greet(self) -> Greeting:
-        event = self._event()
+        try:
+            event = self._event()
+        except ReadTimeout:
+            raise NoGreeting(
+                f"no greeting from the server within {self._read_timeout:.0f} s"
+            ) from None
         if not isinstance(event, Greeting):
             raise RemoteProtocolError(f"expected a greeting, got {event!r}")
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {event.text}")
