@@ -85,12 +85,23 @@ class AuthenticationError(ServerError):
         return False
 
 
+# Seconds: a LOGIN-DELAY or retry wait the server asks for beyond this is reported to the
+# user ("try after HH:MM"), not slept through (DESIGN rule 16). Gmail's 300 s is well inside.
+MAX_SERVER_WAIT = 30 * 60
+
+
 class LoginDelay(ServerError):
-    """``[LOGIN-DELAY]``: the server refuses logins for ``delay`` seconds after the last one."""
+    """``[LOGIN-DELAY]``: the server refuses logins for ``delay`` seconds after the last one.
+
+    Retried by waiting only up to MAX_SERVER_WAIT; a longer delay stops the account."""
 
     def __init__(self, command: str, text: str, delay: float) -> None:
         super().__init__(command, text, "LOGIN-DELAY")
         self.delay = delay
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.delay <= MAX_SERVER_WAIT
 
 
 class OffsetOverrun(ServerError):

@@ -21,6 +21,7 @@ from core.errors import (
 from core.pop3.protocol import Status
 
 __all__ = [
+    "announced_login_delay",
     "error_for",
     "parse_capa",
     "parse_list_size",
@@ -122,6 +123,8 @@ def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] |
     """CAPA "LOGIN-DELAY n [USER]" -> (seconds, per_user), or None when not announced.
 
     ``per_user`` (the "USER" flag, sent before login) means the value may change after login.
+    Only 1-18 decimal digits pass ("inf", "1e9", "-1", "300.5" are RemoteProtocolError), so
+    the value is always an int a clock can add; whether it is obeyed is MAX_SERVER_WAIT's call.
     """
     args = capa.get("LOGIN-DELAY")
     if args is None:
@@ -133,6 +136,19 @@ def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] |
     ):
         raise RemoteProtocolError(f"bad CAPA LOGIN-DELAY: {' '.join(args)[:80]!r}")
     return int(args[0]), len(args) == 2
+
+
+def announced_login_delay(capa: Mapping[str, tuple[str, ...]]) -> int | None:
+    """The CAPA LOGIN-DELAY in seconds; None when absent or malformed.
+
+    A malformed announcement is dropped (DESIGN rule 17: a capability that misbehaves is not
+    used), so nothing that reads it, such as the -ERR path, fails on it.
+    """
+    try:
+        parsed = parse_login_delay(capa)
+    except RemoteProtocolError:
+        return None
+    return None if parsed is None else parsed[0]
 
 
 def error_for(status: Status, *, login_delay: float = 0.0) -> ServerError:

@@ -75,13 +75,7 @@ class ServerInfo:
 
     @property
     def login_delay(self) -> float | None:
-        args = self.capabilities.get("LOGIN-DELAY")
-        if not args:
-            return None
-        try:
-            return float(args[0])
-        except ValueError:
-            return None
+        return replies.announced_login_delay(self.capabilities)
 
     def describe(self) -> str:
         """One line for a "Test connection" dialog and the log."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import (
+    MAX_SERVER_WAIT,
     AuthenticationError,
     LoginDelay,
     NoSuchMessage,
@@ -15,6 +16,7 @@ from core.errors import (
 from core.pop3.commands import Command
 from core.pop3.protocol import Status
 from core.pop3.replies import (
+    announced_login_delay,
     error_for,
     parse_capa,
     parse_list_size,
@@ -52,10 +54,21 @@ def test_parse_capa_rejects_junk(data: bytes) -> None:
         parse_capa(data)
 
 
-@pytest.mark.parametrize("args", [("x",), ("5", "ALL"), (), ("-1",), ("1", "USER", "x")])
+JUNK_DELAYS = [("x",), ("5", "ALL"), (), ("-1",), ("1", "USER", "x"), ("inf",), ("nan",),
+               ("1e9",), ("300.5",), ("9" * 19,), ("\u0663",), ("+5",)]
+
+
+@pytest.mark.parametrize("args", JUNK_DELAYS)
 def test_parse_login_delay_rejects_junk(args: tuple[str, ...]) -> None:
     with pytest.raises(RemoteProtocolError):
         parse_login_delay({"LOGIN-DELAY": args})
+    assert announced_login_delay({"LOGIN-DELAY": args}) is None  # dropped, never raised
+
+
+def test_a_login_delay_past_the_cap_is_not_retried() -> None:
+    assert announced_login_delay({"LOGIN-DELAY": ("1000000",)}) == 1000000
+    assert LoginDelay("PASS", "wait", MAX_SERVER_WAIT).retryable
+    assert not LoginDelay("PASS", "wait", MAX_SERVER_WAIT + 1).retryable
 
 
 def test_parse_scan_listing() -> None:
