@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.text import sanitize
+
 
 class PopError(Exception):
     """Base of every error popfetch raises on purpose."""
@@ -63,14 +65,17 @@ class NoGreeting(ReadTimeout):
 
 
 class ServerError(PopError):
-    """A -ERR reply. ``code`` is the RFC 2449 response code (``IN-USE``, ``SYS/TEMP`` ...)."""
+    """A -ERR reply. ``code`` is the RFC 2449 response code (``IN-USE``, ``SYS/TEMP`` ...).
+
+    ``text`` is the server's own words, raw; the message (``str``) has them sanitized, since
+    it is what reaches terminals, logs and dialogs."""
 
     def __init__(self, command: str, text: str, code: str | None = None) -> None:
         self.command = command
         self.text = text
         self.code = code
         shown = f"[{code}] " if code else ""
-        super().__init__(f"{command}: -ERR {shown}{text}".strip())
+        super().__init__(sanitize(f"{command}: -ERR {shown}{text}".strip()))
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]

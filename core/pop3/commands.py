@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from core.errors import LocalProtocolError
+from core.text import redact_command, redacted_args
 
 __all__ = [
     "MAX_AUTH_LINE",
@@ -54,18 +55,10 @@ class Command:
 
     def redacted(self) -> str:
         """The command line as it may appear in a transcript: secrets replaced by "***"."""
-        return " ".join((self.verb, *_redact(self.verb, self.args)))
+        return redact_command(self.verb, self.args)
 
     def __repr__(self) -> str:
-        return f"Command({self.verb!r}, {_redact(self.verb, self.args)!r})"
-
-
-def _redact(verb: str, args: tuple[str, ...]) -> tuple[str, ...]:
-    if verb == "PASS":
-        return ("***",) * len(args)
-    if verb in ("APOP", "AUTH") and len(args) > 1:
-        return (args[0], *("***" for _ in args[1:]))
-    return args
+        return f"Command({self.verb!r}, {redacted_args(self.verb, self.args)!r})"
 
 
 # ------------------------------------------------------------------ argument checks

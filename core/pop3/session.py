@@ -113,7 +113,7 @@ class Session:
     def _send(self, commands: Sequence[Command]) -> None:
         wire = b"".join(self._conn.send(c) for c in commands)
         for c in commands:
-            self._note(True, _redact(c))
+            self._note(True, c.redacted())
         self._transport.sendall(wire)
 
     def _fill(self, check: Callable[[], None] | None) -> None:
@@ -446,16 +446,6 @@ class Session:
 
 def _code(status: Status) -> str:
     return f"[{status.code}] " if status.code else ""
-
-
-def _redact(command: Command) -> str:
-    if command.verb == "PASS":
-        return "PASS ********"
-    if command.verb == "APOP":
-        return f"APOP {command.args[0]} ********"
-    if command.verb == "AUTH" and len(command.args) > 1:
-        return f"AUTH {command.args[0]} ********"
-    return " ".join((command.verb, *command.args))
 
 
 def _b64(text: str) -> str:
