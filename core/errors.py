@@ -14,9 +14,17 @@ from core.text import sanitize
 
 
 class PopError(Exception):
-    """Base of every error popfetch raises on purpose."""
+    """Base of every error popfetch raises on purpose.
+
+    ``str()`` gives plain words first and the protocol detail second (core.explain), so every
+    place that shows an error (events, CLI, dialogs) says the same thing, sanitized."""
 
     retryable: bool = False
+
+    def __str__(self) -> str:
+        from core.explain import explain  # explain reads the classes of this module
+
+        return explain(self)
 
 
 class LocalProtocolError(PopError):

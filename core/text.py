@@ -34,11 +34,18 @@ def sanitize(text: str, limit: int = SHOWN_LIMIT) -> str:
     line and paragraph separators, unassigned code points: whatever ``str.isprintable``
     rejects except the plain space. The result is one line with no escape sequence in it.
     """
-    if len(text) > limit:
-        text = text[: max(limit - 1, 0)] + _ELLIPSIS
-    if text.isprintable():
+    if len(text) <= limit and text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+    pieces = [c if c.isprintable() or c == " " else _escape(c) for c in text]
+    if sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept, used = [], 0
+    for piece in pieces:  # whole escapes only: never a dangling "\x1"
+        if used + len(piece) > limit - 1:
+            break
+        kept.append(piece)
+        used += len(piece)
+    return "".join(kept) + _ELLIPSIS
 
 
 def redacted_args(verb: str, args: Sequence[str]) -> tuple[str, ...]:

@@ -129,6 +129,8 @@ class HostileServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone does not
         self._listener.close()
         with self._lock:
             for sock in self._open:
