@@ -25,6 +25,7 @@ from core.pop3.replies import (
     parse_stat,
     parse_uidl_line,
     parse_uidl_listing,
+    split_uidl_listing,
 )
 
 
@@ -162,3 +163,13 @@ def test_error_for_maps_codes_to_exceptions(
     assert error.code == code
     if isinstance(error, LoginDelay):
         assert error.delay == 300
+
+
+def test_split_uidl_listing_keeps_the_good_lines_and_returns_the_bad() -> None:
+    data = (b"1 good\r\n2 " + b"x" * 71 + b"\r\n3 ctl\x1bchar\r\n0 zero\r\n4 dup\r\n"
+            b"4 again\r\n5 dup\r\n")
+    good, bad = split_uidl_listing(data)
+    assert good == [(1, "good"), (4, "dup"), (5, "dup")]
+    assert bad == [b"2 " + b"x" * 71, b"3 ctl\x1bchar", b"0 zero", b"4 again"]
+    with pytest.raises(RemoteProtocolError, match="bad UIDL line"):
+        parse_uidl_listing(data)
