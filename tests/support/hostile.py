@@ -16,7 +16,9 @@ order. Mail deleted at QUIT is gone for later connections, as on a real server.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import random
 import socket
 import ssl
 import threading
@@ -26,6 +28,17 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 USER, PASSWORD = "alice", "s3cret-pw"
+
+
+def attachment(size: int, seed: int = 1) -> bytes:
+    """A message (LF endings) carrying ``size`` random octets as base64 in 76-character lines:
+    its CRLF form is ~1.3 % longer than its LF form, which is what LF-counting servers list."""
+    data = random.Random(seed).randbytes(size)
+    body = base64.encodebytes(data).replace(b"\n", b"")
+    lines = b"\n".join(body[i : i + 76] for i in range(0, len(body), 76))
+    return (b"From: sender@example.org\nSubject: attachment %d\nMIME-Version: 1.0\n"
+            b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+            % seed) + lines + b"\n"
 
 
 def crlf(text: bytes) -> bytes:
@@ -80,6 +93,7 @@ class Hostile:
     - ``replies``: verb -> raw status line sent instead of the normal reply (no payload).
     - ``uidl_lines``: raw lines appended to the UIDL listing (numbers that LIST lacks ...).
     - ``drop``: verbs on which the server closes without a reply (and without deleting).
+    - ``cut_retr``: for the first RETRs, in order, close after that many octets of payload.
     - ``stls``: a server context makes STLS available; ``stls_delay`` waits before the handshake.
     - ``tls``: a server context for implicit TLS from the first byte.
     """
@@ -94,6 +108,7 @@ class Hostile:
     replies: Mapping[str, bytes] = field(default_factory=dict)
     uidl_lines: tuple[bytes, ...] = ()
     drop: frozenset[str] = frozenset()
+    cut_retr: tuple[int, ...] = ()
     stls: ssl.SSLContext | None = None
     stls_delay: float = 0.0
     tls: ssl.SSLContext | None = None
@@ -111,7 +126,9 @@ class HostileServer:
         self.hostile = hostile or Hostile()
         self.commands: list[str] = []  # every command line received, in order, over all sessions
         self.deleted: list[str] = []  # UIDLs removed at QUIT
+        self.deleted_mails: list[Mail] = []  # the same, as the messages themselves
         self.connections = 0
+        self.retrs = 0  # RETR commands answered with +OK
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
@@ -314,6 +331,7 @@ class _Conn:
             with self.server._lock:
                 self.server.mails = [m for m in self.server.mails if m not in gone]
                 self.server.deleted.extend(m.uidl for m in gone)
+                self.server.deleted_mails.extend(gone)
         self._ok("bye")
         return False
 
@@ -375,8 +393,13 @@ class _Conn:
             if offset > len(payload):
                 self._err("[OFFSET-OVERRUN] offset past the end")
                 return
-            payload = payload[offset:]
-            # The draft: stuffing as if the rest began a line.
+            payload = payload[offset:]  # stuffed below as if it began a line (the draft)
+        with self.server._lock:
+            index = self.server.retrs
+            self.server.retrs += 1
+        if index < len(self.h.cut_retr):
+            self._send(b"+OK\r\n" + stuff(payload)[: self.h.cut_retr[index]])
+            raise _Dropped("RETR")
         self._multi(f"{self._size(mail)} octets", payload, stuffed=not self.h.unstuffed)
 
 
