@@ -71,6 +71,7 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINE_BREAKING = re.compile(r"[\r\n\x00]")  # all a secret must not hold: it would end the line
 
 
 def _msgno(arg: str) -> bool:
@@ -133,8 +134,10 @@ def encode_command(command: Command) -> bytes:
         )
     for index, (arg, check) in enumerate(zip(args, (*required, *optional), strict=False)):
         # Control characters first: a CR, LF or NUL would let an argument inject a command.
-        if not isinstance(arg, str) or _CONTROL.search(arg) or not check(arg):
-            secret = verb == "PASS" or (verb in ("APOP", "AUTH") and index > 0)
+        # A password is taken whole otherwise (a user may have chosen "pa\x1dss").
+        secret = verb == "PASS" or (verb in ("APOP", "AUTH") and index > 0)
+        refused = _LINE_BREAKING if verb == "PASS" else _CONTROL
+        if not isinstance(arg, str) or refused.search(arg) or not check(arg):
             shown = "***" if secret else repr(arg)
             raise LocalProtocolError(f"bad argument {index + 1} for {verb}: {shown}")
     line = " ".join((verb, *args)).encode("utf-8") + b"\r\n"

@@ -124,6 +124,7 @@ class HostileServer:
     def __init__(self, mails: Iterable[Mail], hostile: Hostile | None = None) -> None:
         self.mails = list(mails)
         self.hostile = hostile or Hostile()
+        self.password = PASSWORD  # what PASS must carry
         self.commands: list[str] = []  # every command line received, in order, over all sessions
         self.deleted: list[str] = []  # UIDLs removed at QUIT
         self.deleted_mails: list[Mail] = []  # the same, as the messages themselves
@@ -273,7 +274,7 @@ class _Conn:
 
     def _command(self, line: bytes) -> bool:
         """Answer one command line; False ends the session."""
-        text = line.decode("latin-1")
+        text = line.decode("utf-8", "surrogateescape")
         with self.server._lock:
             self.server.commands.append(text)
         verb, *args = text.split(" ")
@@ -319,7 +320,7 @@ class _Conn:
         self._ok("send PASS")
 
     def _do_pass(self, args: list[str]) -> None:
-        if self.user == USER and " ".join(args) == PASSWORD:
+        if self.user == USER and " ".join(args) == self.server.password:
             self.authed = True
             self._ok(f"{len(self.mails)} messages")
         else:
@@ -363,7 +364,7 @@ class _Conn:
             if found:
                 self._ok(f"{found[0]} {found[1].uidl}")
             return
-        lines = [f"{n} {m.uidl}\r\n".encode("latin-1") for n, m in self._live()]
+        lines = [f"{n} {m.uidl}\r\n".encode() for n, m in self._live()]
         lines += [line + b"\r\n" for line in self.h.uidl_lines]
         self._multi("unique-id listing", b"".join(lines))
 

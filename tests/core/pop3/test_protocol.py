@@ -889,3 +889,23 @@ def test_resuming_right_after_a_cr_is_ambiguous_so_the_client_steps_back() -> No
 
 def test_resume_at_the_end_of_a_message_is_an_empty_body() -> None:
     assert decoded_body(retr_events(b"+OK 0 octets\r\n.\r\n")) == b""
+
+
+@pytest.mark.parametrize(
+    "password", ["pa\x1dss-word", "a\x0bb\x0cc\x1ed", "tab\there", "\x85\u2028"]
+)
+def test_a_password_goes_out_whole_whatever_its_characters(password: str) -> None:
+    wire = logged_out_pass(password)
+    assert wire == f"PASS {password}\r\n".encode()
+
+
+@pytest.mark.parametrize("password", ["a\rb", "a\nDELE 1", "nul\x00"])
+def test_a_password_that_would_end_the_line_is_refused_unshown(password: str) -> None:
+    with pytest.raises(LocalProtocolError, match=r"bad argument 1 for PASS: \*\*\*$"):
+        logged_out_pass(password)
+
+
+def logged_out_pass(password: str) -> bytes:
+    conn = greeted()
+    conn.send(Command("USER", ("demo",)))
+    return conn.send(Command("PASS", (password,)))
