@@ -616,9 +616,11 @@ def open_target(
     password: Callable[[], str] | None = None,
     tls: TlsPolicy | None = None,
     timeout: float = 60.0,
+    recipients: Sequence[str] | None = None,
 ) -> Target:
     """The target for ``spec``. ``password`` is asked for only by IMAP, when it logs in;
-    ``tls`` (the run's ``--cafile``) applies to IMAP."""
+    ``tls`` (the run's ``--cafile``) applies to IMAP; ``recipients`` to LMTP (default:
+    the local user)."""
     if isinstance(spec, MaildirSpec):
         return MaildirTarget(spec.path)
     if isinstance(spec, MboxSpec):
@@ -632,7 +634,7 @@ def open_target(
     if isinstance(spec, LmtpSpec):
         from core.store.lmtp import LmtpTarget
 
-        return LmtpTarget(spec, timeout=timeout)
+        return LmtpTarget(spec, recipients=recipients, timeout=timeout)
     from core.store.imap import ImapTarget
 
     if password is None:
