@@ -303,7 +303,9 @@ class Engine:
         self._emit(MessageStateChanged(msg.uidl, msg.state, msg.received, detail, path))
         return True
 
-    def _error(self, message: str, *, fatal: bool, exc: BaseException | None = None) -> None:
+    def _error(
+        self, message: str, *, fatal: bool, exc: BaseException | None = None, left: bool = False
+    ) -> None:
         code = exc.code if isinstance(exc, ServerError) else None
         event = ErrorOccurred(
             message,
@@ -311,6 +313,7 @@ class Engine:
             code,
             auth=isinstance(exc, AuthenticationError),
             certificate=exc.info if isinstance(exc, CertificateError) else None,
+            left_on_server=left,
         )
         if fatal:
             self.last_error = event
@@ -639,7 +642,7 @@ class Engine:
         for problem in listing.problems:
             if problem not in self._problems:
                 self._problems.add(problem)
-                self._error(problem, fatal=False)
+                self._error(problem, fatal=False, left=True)
         partials = self._store.partial_offsets()
         stored = self._store.stored_uidls()
         messages: dict[str, Message] = {}

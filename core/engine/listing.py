@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from core.errors import ServerError
 from core.pop3.session import Headers, Session, parse_headers
+from core.text import sanitize
 
 __all__ = ["Listing", "read_list"]
 
@@ -29,10 +30,17 @@ class Listing:
 def read_list(session: Session, known: set[str], *, with_headers: bool) -> Listing:
     """LIST + UIDL (or size + header hashes without UIDL); TOP for UIDLs not in ``known``."""
     sizes = session.list_sizes()
-    uidls = session.uidls()
+    listed = session.uidls()
     problems: list[str] = []
-    if not uidls:
+    if listed is None:
         uidls = _synthetic_uidls(session, sizes)
+    else:
+        uidls, bad = listed
+        problems.extend(
+            f"the server sent an invalid UIDL line {sanitize(line.decode('latin-1'))}: "
+            "that message is left on the server"
+            for line in bad
+        )
     seen: dict[str, int] = {}
     duplicated: set[str] = set()
     for number, uidl in sorted(uidls.items()):
@@ -45,7 +53,10 @@ def read_list(session: Session, known: set[str], *, with_headers: bool) -> Listi
         if uidl in duplicated:
             continue
         if size is None:
-            problems.append(f"message {number} has a UIDL but no LIST entry: left on the server")
+            problems.append(
+                f"the UIDL {uidl!r} names message {number}, which LIST does not have: "
+                "left on the server"
+            )
             continue
         entries[number] = (uidl, size)
     for uidl in sorted(duplicated):
@@ -54,9 +65,8 @@ def read_list(session: Session, known: set[str], *, with_headers: bool) -> Listi
             f"messages {', '.join(map(str, numbers))} share the UIDL {uidl[:40]!r}: the "
             "server cannot tell them apart, so they are left on the server"
         )
-    listed = set(uidls)
-    for number in sorted(set(sizes) - listed):
-        problems.append(f"message {number} has no UIDL: left on the server")
+    for number in sorted(set(sizes) - set(uidls)):
+        problems.append(f"message {number} has no valid UIDL: left on the server")
     fresh = sorted(n for n, (u, _) in entries.items() if u not in known)
     headers: dict[int, Headers] = {}
     if with_headers and fresh:

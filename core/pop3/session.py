@@ -28,6 +28,7 @@ from core.errors import (
     Desync,
     Interrupted,
     LocalProtocolError,
+    NoGreeting,
     ReadTimeout,
     RemoteProtocolError,
     SecurityError,
@@ -75,12 +76,7 @@ class ServerInfo:
 
     @property
     def login_delay(self) -> float | None:
-        """CAPA LOGIN-DELAY in seconds; None when absent or malformed (then not trusted)."""
-        try:
-            parsed = replies.parse_login_delay(self.capabilities)
-        except RemoteProtocolError:
-            return None
-        return None if parsed is None else float(parsed[0])
+        return replies.announced_login_delay(self.capabilities)
 
     def describe(self) -> str:
         """One line for a "Test connection" dialog and the log."""
@@ -218,7 +214,12 @@ class Session:
     # -- AUTHORIZATION ----------------------------------------------------------------
 
     def greet(self) -> Greeting:
-        event = self._event()
+        try:
+            event = self._event()
+        except ReadTimeout:
+            raise NoGreeting(
+                f"no greeting from the server within {self._read_timeout:.0f} s"
+            ) from None
         if not isinstance(event, Greeting):
             raise RemoteProtocolError(f"expected a greeting, got {event!r}")
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {event.text}")
@@ -351,14 +352,15 @@ class Session:
     def list_sizes(self) -> dict[int, int]:
         return dict(replies.parse_scan_listing(self._multi("LIST")))
 
-    def uidls(self) -> dict[int, str]:
-        """Message number -> UIDL; empty when the server has no UIDL command."""
+    def uidls(self) -> tuple[dict[int, str], list[bytes]] | None:
+        """(message number -> UIDL, invalid lines); None when the server has no UIDL."""
         command = Command("UIDL")
         self._send([command])
         status = self._status(command)
         if not status.ok:
-            return {}
-        return dict(replies.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
+            return None
+        good, bad = replies.split_uidl_listing(self._collect(command, 64 * 1024 * 1024))
+        return dict(good), bad
 
     def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
         """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""
