@@ -71,6 +71,7 @@ from core.engine.transfers import (
     fetch_large,
 )
 from core.errors import (
+    MAX_SERVER_WAIT,
     AuthenticationError,
     CertificateError,
     ConnectionLost,
@@ -92,7 +93,6 @@ log = logging.getLogger("core.engine.coordinator")
 HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the connection
 SAME_PLACE = 3  # breaks at the same octet of one message, without progress: it is the message
 WHOLE_REREADS = 4  # without EXT-RETR: whole reads of one message that broke, then FAILED
-MAX_WAIT = 30 * 60.0  # a LOGIN-DELAY or retry wait beyond this is reported, not obeyed
 REOPEN_DELAY = 0.3  # after dropping a connection on purpose: the server frees the maildrop
 
 
@@ -596,7 +596,7 @@ class Engine:
         delay = self._retry.delay(max(self._failures, 1), self._rng)
         if isinstance(exc, LoginDelay):
             delay = max(delay, exc.delay)
-        if delay > MAX_WAIT:
+        if delay > MAX_SERVER_WAIT:  # a LOGIN-DELAY that long is reported, not obeyed
             when = (datetime.now() + timedelta(seconds=delay)).strftime("%H:%M")
             self._give_up(
                 f"the server allows a login every {delay:.0f} s; try after {when}", exc
