@@ -242,13 +242,6 @@ class Transport:
         readable, _, _ = select.select([sock], [], [], 0)
         return bool(readable)
 
-    def recv_into(self, buf: memoryview) -> int:
-        """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""
-        try:
-            return self._sock.recv_into(buf)
-        except OSError as exc:
-            raise self._translate(exc, "receiving") from exc
-
     def sendall(self, data: bytes) -> None:
         """Send everything or raise ConnectionLost (a send timeout counts as a lost link)."""
         try:

@@ -126,15 +126,6 @@ def test_checkpoint_records_offset_and_length_and_begin_resumes_there(store: Sto
     store.close()
 
 
-def test_prepare_resume_returns_an_offset_at_the_cr_not_the_lf(store: Store) -> None:
-    p = store.begin("u", 6)
-    p.write(b"ab\r")
-    assert p.prepare_resume() == 2
-    assert store.state.partial("u").wire_offset == 2  # type: ignore[union-attr]
-    p.write(b"\r\ncd")  # RETR n 2 starts with the CR again
-    assert store.complete(p, exact=True).read_bytes() == b"ab\ncd"
-
-
 # -- restart without resume ----------------------------------------------------------------
 
 
