@@ -156,6 +156,7 @@ class Engine:
         self._announce = False  # a refresh: send the next list even if nothing changed
         self._stopped = False  # a fatal error: wait for the user
         self._holding = False
+        self._seen = -1  # the intent generation _between_chunks last looked at
         self._last_work = time.monotonic()
         self._last_command = time.monotonic()
         self._same_place: dict[str, tuple[int, int]] = {}  # uidl -> (octet, times)
@@ -329,9 +330,6 @@ class Engine:
             if idle:
                 self._idle.notify_all()
 
-    def _stop_requested(self) -> bool:
-        w = self._intent.snapshot()
-        return w.shutdown or w.disconnect
 
     def _marks_changed(self) -> None:
         self._table.set_marks(frozenset(self._store.marks()))
@@ -440,7 +438,7 @@ class Engine:
                 connect_timeout=self._connect_timeout,
                 read_timeout=self._read_timeout,
                 dialer=dialer,
-                stop=self._stop_requested,
+                stop=self._intent.stopping,
             )
             try:
                 session.login(
@@ -838,6 +836,7 @@ class Engine:
             "restarting from the beginning: this server cannot resume mid-message"
         )
         self._table.current = msg.uidl
+        self._seen = -1
         self._step(msg, Step.START, detail)
         try:
             outcome = fetch_large(
@@ -916,7 +915,12 @@ class Engine:
         raise Interrupted(msg.uidl)
 
     def _between_chunks(self, msg: Message) -> None:
-        """Stop for pause/cancel/commit/disconnect; or hold the connection (no EXT-RETR)."""
+        """Stop for pause/cancel/commit/disconnect; or hold the connection (no EXT-RETR).
+
+        Runs after every chunk: it looks at the intent only when it changed."""
+        if self._intent.generation == self._seen and not self._holding:
+            return
+        self._seen = self._intent.generation
         while True:
             w = self._apply_intent()
             if w.shutdown or w.disconnect or w.commit:
