@@ -81,6 +81,7 @@ from core.errors import (
     SecurityError,
     ServerError,
     StorageError,
+    StoreBusy,
 )
 from core.net import Dialer, TlsPolicy
 from core.pop3.session import Session, open_session
@@ -331,12 +332,27 @@ class Engine:
                 self._idle.notify_all()
 
 
+    def _hold_store(self) -> bool:
+        """Reopen the store closed while idle; False while another popfetch holds it."""
+        try:
+            self._store.reopen()
+        except StoreBusy:
+            return False
+        return True
+
+    def _release_store(self) -> None:
+        """Nothing to do and no session: let another popfetch use the account meanwhile."""
+        if self._delivery is None and self._store.is_open:
+            self._store.close()
+
     def _marks_changed(self) -> None:
         self._table.set_marks(frozenset(self._store.marks()))
         self._emit(MarksChanged(self._table.marks))
 
     def _apply_intent(self) -> Wants:
         """Fold the intent into the table and the journal (no network here)."""
+        if self._intent.has_journal_work() and not self._hold_store():
+            return self._intent.snapshot()  # another popfetch has the store: later
         marks = self._intent.take_marks()
         for uidls, marked in marks:
             self._store.set_marks(uidls, marked)
@@ -401,8 +417,10 @@ class Engine:
                     self._conn_state(ConnectionState.DISCONNECTED, "disconnected; nothing deleted")
                     continue
                 if not w.connected or (self._stopped and not w.retry_now):
+                    self._release_store()
                     self._set_idle(True)
-                    self._intent.wait(None)
+                    # marks that found the store busy are journalled once it is free
+                    self._intent.wait(1.0 if self._intent.has_journal_work() else None)
                     continue
                 self._intent.clear(retry=True)
                 self._stopped = False
@@ -422,6 +440,9 @@ class Engine:
 
     def _open(self) -> None:
         self._busy()
+        if not self._hold_store():
+            raise StoreBusy(f"another popfetch is using this account's state "
+                            f"({self._store.state_dir})")
         acct = self.account
         dialer = Dialer()
         with self._link:
@@ -473,7 +494,7 @@ class Engine:
         if w.disconnect:
             self._intent.clear(disconnect=True)
             self._finish_delivery()
-            self._end_session("disconnected; nothing deleted")
+            self._end_session("disconnected; nothing deleted", release=True)
             self._hold_stalled()
             return
         if w.commit or w.refresh:
@@ -506,7 +527,7 @@ class Engine:
         now = time.monotonic()
         if now - self._last_work >= self._idle_end:
             self._intent.clear(connected=True)
-            self._end_session("idle: the session ended; the next action reconnects")
+            self._end_session("idle: the session ended; the next action reconnects", release=True)
             return
         wait = min(self._last_command + self._keepalive, self._last_work + self._idle_end) - now
         woke = self._intent.wait(max(wait, 0.0))
@@ -546,8 +567,9 @@ class Engine:
             self._session = None
             self._server_marks = set()
 
-    def _end_session(self, detail: str) -> None:
-        """QUIT, after RSET when marks were issued (rule 15): nothing is deleted."""
+    def _end_session(self, detail: str, *, release: bool = False) -> None:
+        """QUIT, after RSET when marks were issued (rule 15): nothing is deleted.
+        ``release``: no session follows, so the store is let go too (before saying so)."""
         session = self._session
         if session is None:
             return
@@ -559,6 +581,8 @@ class Engine:
         except (PopError, OSError) as exc:
             log.info("ending the session: %s", exc)
         self._drop()
+        if release:
+            self._release_store()
         self._conn_state(ConnectionState.DISCONNECTED, detail)
 
     def _after_error(self, exc: PopError) -> None:
@@ -576,9 +600,9 @@ class Engine:
             return
         if w.disconnect and not isinstance(exc, StorageError):
             return
-        retryable = exc.retryable and not isinstance(
+        retryable = isinstance(exc, StoreBusy) or (exc.retryable and not isinstance(
             exc, AuthenticationError | CertificateError | SecurityError | StorageError
-        )
+        ))
         if not retryable:
             self._give_up(str(exc), exc)
             return
@@ -645,9 +669,15 @@ class Engine:
         stored = self._store.stored_uidls()
         messages: dict[str, Message] = {}
         order: list[str] = []
+        refreshed: list[Message] = []
         for number in sorted(listing.entries):
             uidl, size = listing.entries[number]
             prev = old.get(uidl)
+            if prev is not None and uidl in stored and prev.state is not MessageState.STORED:
+                # Another popfetch stored it while this engine had let go of the store.
+                prev.received = size
+                if self._table.step(prev, Step.STORE):
+                    refreshed.append(prev)
             if prev is not None:
                 prev.number, prev.size = number, size
                 messages[uidl] = prev
@@ -663,6 +693,8 @@ class Engine:
         gone = [old[u] for u in old if u not in messages]
         fresh = [u for u in messages if u not in old]
         self._table.replace(messages, order)
+        for msg in refreshed:
+            self._emit(MessageStateChanged(msg.uidl, msg.state, msg.received))
         for msg in gone:
             if self._table.step(msg, Step.VANISH, "no longer on the server"):
                 self._emit(MessageStateChanged(msg.uidl, msg.state, 0, msg.detail))

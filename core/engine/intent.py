@@ -156,6 +156,11 @@ class Intent:
                 tuple(self._queue), frozenset(self._paused),
             )
 
+    def has_journal_work(self) -> bool:
+        """Marks or cancels waiting: the worker needs its store for them."""
+        with self._lock:
+            return bool(self._marks or self._cancelled)
+
     def take_marks(self) -> list[tuple[frozenset[str], bool]]:
         with self._lock:
             marks, self._marks = self._marks, []

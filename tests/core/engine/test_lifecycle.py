@@ -60,10 +60,15 @@ def test_pause_and_cancel_catch_every_active_message(state: MessageState) -> Non
     assert advance(state, Step.CANCEL) is S.REMOTE
 
 
-def test_a_failed_or_paused_message_can_be_queued_again_but_not_stored_directly() -> None:
+def test_a_failed_or_paused_message_can_be_queued_again() -> None:
     for state in (S.FAILED, S.PAUSED, S.REMOTE):
         assert advance(state, Step.QUEUE) is S.QUEUED
-        assert advance(state, Step.STORE) is None
+
+
+def test_any_message_not_gone_can_turn_out_stored_by_another_run() -> None:
+    assert {s for s, step in TABLE if step is Step.STORE} == set(MessageState) - {
+        S.STORED, S.GONE
+    }
 
 
 def test_every_target_is_a_state_and_steps_are_unique_titles() -> None:
