@@ -156,7 +156,11 @@ def test_a_paused_large_message_keeps_its_partial_after_shutdown(tmp_path: Path)
     with FakePop3([BIG * 5000], stall="RETR", stall_after=100_000) as server:
         engine = _engine(server.address, tmp_path, Recorder(), auto_download=True)
         engine.start()
-        assert server.reached.wait(10)
+        partials = tmp_path / "state" / "partial"
+        deadline = time.monotonic() + 20  # the body is on disk: a positive signal
+        while not any(f.stat().st_size > 90_000 for f in partials.glob("*")):
+            assert time.monotonic() < deadline, "the partial never grew"
+            time.sleep(0.02)
         _shutdown_is_prompt(engine, tmp_path)
     with Store(tmp_path / "Mail", tmp_path / "state") as store:
         assert store.partial_offsets().get("u1", 0) > 0
