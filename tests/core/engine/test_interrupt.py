@@ -43,8 +43,9 @@ def _shutdown_is_prompt(engine: Engine, root: Path) -> None:
     engine.shutdown(timeout=5)
     took = time.monotonic() - start
     assert took < 1.0, f"shutdown took {took:.2f} s"
-    with Store(root / "Mail", root / "state"):  # the lock is free at once
-        pass
+    # A second engine (an edited account, say) opens the same store at once.
+    second = _engine(("127.0.0.1", 9), root, Recorder())
+    second.shutdown()
 
 
 @pytest.mark.parametrize(
