@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, run_popfetch, stored
 from tests.support.certs import make_ca_and_server_cert
 from tests.support.hostile import USER, Hostile, HostileServer, Mail
+from tests.support.runs import assert_deleted_intact, fetch, run_popfetch, stored
 
 
 def _mails(count: int = 2) -> list[Mail]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, stored
 from tests.support.hostile import Hostile, HostileServer, Mail
+from tests.support.runs import assert_deleted_intact, fetch, stored
 
 
 def _text(size: int, tag: str) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, stored
 from tests.support.hostile import Hostile, HostileServer, Mail, attachment
+from tests.support.runs import assert_deleted_intact, fetch, stored
 
 
 def test_lf_counted_list_sizes_of_a_large_base64_message_fetch_whole(tmp_path: Path):

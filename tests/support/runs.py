@@ -1,6 +1,9 @@
-"""What every hostile-server test checks, as helpers: ``fetch`` runs ``popfetch fetch`` as a
-user would (a subprocess, real exit status and output) and asserts that no control character
-reached the output; ``assert_deleted_intact`` that the server lost nothing to the run."""
+"""``popfetch`` runs as a user meets them, and what every such run must show.
+
+``run_popfetch`` starts the console entry point in a subprocess (real exit status and output,
+no display) and asserts that no control character and no traceback reached the output;
+``fetch`` points it at a hostile server; ``assert_deleted_intact`` checks that the server
+lost nothing to the run: every message it removed has an identical stored copy."""
 
 from __future__ import annotations
 
