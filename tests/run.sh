@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Dovecot and mpopd (mpop), the Secret Service, Xvfb, and the shared libraries Qt's offscreen/xcb plugins load.
+# Dovecot and mpopd (mpop), the Secret Service, Xvfb, and the shared libraries Qt's
+# offscreen/xcb plugins load.
 packages=(python3-venv dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
           xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
