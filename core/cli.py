@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core import __version__
+from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
 from core.engine.events import (
     CommitFinished,
@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="first reconnect delay in seconds (doubles, with jitter)")
     fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
     fetch.add_argument("--quiet", "-q", action="store_true")
+
+    accountscli.register(sub)
 
     demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
     demo.add_argument("--port", type=int, default=0)
@@ -286,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "accounts":
+            return accountscli.run(args)
         return _demo_server(args)
     except UsageError as exc:
         print(f"popfetch: {_say(str(exc))}", file=sys.stderr)

@@ -175,3 +175,33 @@ class StorageError(PopError):
 
 class KeychainUnavailable(PopError):
     """No usable OS keychain (no D-Bus, no Secret Service, locked without a prompt)."""
+
+
+class DeliveryError(PopError):
+    """A delivery target (IMAP, mbox, MDA, LMTP, Maildir) did not take a message.
+
+    ``target`` is where it was going (a URL without secrets). The message stays on the
+    POP3 server either way; the subclass says whether to try again.
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{target}: {reason}")
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The target said "later" (LMTP 4xx, MDA exit 75, IMAP [OVERQUOTA], a dropped link):
+    keep the message on the server, undeleted; the next run delivers it."""
+
+    retryable = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The target refuses this message (LMTP 5xx, MDA exit other than 0/75, NUL octets
+    without BINARY): this message fails, kept on the server; the others go on."""
+
+
+class TargetUnavailable(DeliveryError):
+    """The target as a whole cannot be used (login refused, no such mailbox, no such
+    command): stop delivering in this run and tell the user; every message stays."""
