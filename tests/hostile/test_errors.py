@@ -111,6 +111,14 @@ def test_an_unknown_certificate_authority_is_said_plainly(tmp_path: Path):
                                  " authority this computer trusts (")
 
 
+def test_a_slow_greeting_is_waited_for(tmp_path: Path):
+    with HostileServer(_mails(), Hostile(greeting_delay=1.5)) as server:
+        run = fetch(server, tmp_path, "--delete", timeout=60)
+    assert run.status == 0, run.err
+    assert sorted(server.deleted) == ["m-0", "m-1"]
+    assert_deleted_intact(server, tmp_path)
+
+
 def test_starttls_with_a_slow_handshake_works_with_the_default_timeout(tmp_path: Path):
     ctx, ca = _server_tls(tmp_path)
     mails = _mails()
