@@ -327,7 +327,10 @@ class Session:
         status = self._status(command)
         if not status.ok:
             return {}
-        return dict(replies.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
+        good, bad = replies.split_uidl_listing(self._collect(command, 64 * 1024 * 1024))
+        for line in bad:  # that message is left without a UIDL, the others go on
+            self._note(False, f"bad UIDL line ignored: {line[:80]!r}")
+        return dict(good)
 
     def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
         """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""

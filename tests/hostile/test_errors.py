@@ -139,18 +139,18 @@ def test_duplicate_uidls_are_reported_and_the_exit_status_says_so(tmp_path: Path
     a, b, c = (Mail.of(b"Subject: %d\n\nbody %d\n" % (i, i), u)
                for i, u in enumerate(["same", "same", "other"]))
     with HostileServer([a, b, c]) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
-    assert "same" in run.err
+    assert "'same'" in run.err
     assert "other" in server.deleted
     assert_deleted_intact(server, tmp_path)
 
 
 def test_a_uidl_without_a_list_entry_is_reported(tmp_path: Path):
     with HostileServer(_mails(), Hostile(uidl_lines=(b"7 ghost",))) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
-    assert "ghost" in run.err
+    assert "message 7" in run.err
     assert sorted(server.deleted) == ["m-0", "m-1"]
     assert_deleted_intact(server, tmp_path)
 
@@ -160,8 +160,9 @@ def test_one_bad_uidl_line_affects_that_message_only(tmp_path: Path, uidl: str):
     bad = Mail.of(b"Subject: bad\n\nbad uidl\n", uidl)
     good = _mails()
     with HostileServer([bad, *good]) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
+    assert "message 1" in run.err
     assert sorted(server.deleted) == ["m-0", "m-1"]
     assert server.sent_verbs().count("PASS") == 1  # not a protocol error retried N times
     assert_deleted_intact(server, tmp_path)

@@ -57,13 +57,16 @@ def run_popfetch(*args: str, password: str | None = PASSWORD, timeout: float = 1
     return run
 
 
-def fetch(server: HostileServer, tmp: Path, *extra: str, **kwargs: object) -> Run:
-    """``popfetch fetch`` against ``server`` in plaintext, into ``tmp/mail``, terse (-q)."""
+def fetch(
+    server: HostileServer, tmp: Path, *extra: str, quiet: bool = True, **kwargs: object
+) -> Run:
+    """``popfetch fetch`` against ``server`` in plaintext, into ``tmp/mail``; terse (-q) unless
+    the test reads the lines a run prints besides a fatal one."""
     return run_popfetch(
         "fetch", "--host", "127.0.0.1", "--port", str(server.port), "--security", "none",
         "--allow-plaintext", "--user", USER, "--maildir", str(tmp / "mail"),
         "--state-dir", str(tmp / "state"), "--retry-delay", "0.05", "--max-retries", "2",
-        "--timeout", "10", "-q", *extra, **kwargs,  # type: ignore[arg-type]
+        "--timeout", "10", *(["-q"] if quiet else []), *extra, **kwargs,  # type: ignore[arg-type]
     )
 
 
