@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName("popfetch")
     app.setWindowIcon(icons.app_icon())
 
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
     window = MainWindow(make_settings())
     window.load_accounts()

@@ -26,7 +26,7 @@ from core.errors import AuthenticationError
 from gui import icons
 from gui.bridge import EngineBridge
 from gui.keyring_access import KeychainAccess
-from gui.model import MessageListModel
+from gui.models.model import MessageListModel
 from gui.tasks import BackgroundTask
 
 EngineFactory = Callable[..., Any]

@@ -91,7 +91,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     from core.accounts import Account
     from core.engine.events import MessageState
     from core.net import Security
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(maildir.parent / "gui.ini"), QSettings.Format.IniFormat)
@@ -199,7 +199,7 @@ def bench_list(count: int) -> None:
     from core.engine.coordinator import Engine
     from core.engine.events import ListLoaded
     from core.net import Security
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="popfetch-bench-list-") as tmp_s:
@@ -273,10 +273,10 @@ def bench_rows(rows: int) -> None:
 
     from core.engine.events import ListLoaded, MessageInfo, MessageState, Progress
     from gui import icons
-    from gui.columns import Column
-    from gui.delegate import MessageDelegate
-    from gui.filterproxy import MessageFilterProxy
-    from gui.model import MessageListModel
+    from gui.models.columns import Column
+    from gui.models.filterproxy import MessageFilterProxy
+    from gui.models.model import MessageListModel
+    from gui.window.delegate import MessageDelegate
 
     app = QApplication.instance() or QApplication([])
     states = list(MessageState)

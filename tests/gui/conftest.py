@@ -21,7 +21,7 @@ from core.accounts import AccountBook
 from core.demoserver.sample import make_demo_mailbox
 from core.engine.coordinator import RetryPolicy
 from gui.keyring_access import KeychainAccess
-from gui.mainwindow import MainWindow
+from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import LARGE, Server
 from tests.support.memkeyring import MemoryKeyring, installed
 

@@ -11,9 +11,9 @@ from core.accounts import Account
 from core.demoserver import DemoServer
 from core.engine.events import MessageState
 from core.net import Security
-from gui.columns import Column, RawRole, UidlRole
-from gui.mainwindow import MainWindow
+from gui.models.columns import Column, RawRole, UidlRole
 from gui.runner import AccountRunner
+from gui.window.mainwindow import MainWindow
 
 LARGE = 3_000_000
 TIMEOUT = 30_000  # ms, for qtbot.waitUntil

@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QLabel, QMessageBox
 from core.accounts import AccountBook
 from core.engine.events import ConnectionState, MessageState, TranscriptLine
 from core.net import Security
-from gui.accountdialog import AccountDialog
-from gui.certdialog import CertificateDialog
-from gui.columns import Column, RawRole
-from gui.mainwindow import MainWindow
+from gui.dialogs.accountdialog import AccountDialog
+from gui.dialogs.certdialog import CertificateDialog
+from gui.models.columns import Column, RawRole
+from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import (
     LARGE,
     TIMEOUT,

@@ -18,10 +18,10 @@ from core.engine.events import (
     Progress,
 )
 from gui.bridge import EngineBridge
-from gui.columns import Column
-from gui.delegate import MessageDelegate
-from gui.filterproxy import MessageFilterProxy
-from gui.model import MessageListModel
+from gui.models.columns import Column
+from gui.models.filterproxy import MessageFilterProxy
+from gui.models.model import MessageListModel
+from gui.window.delegate import MessageDelegate
 
 
 def test_events_from_a_worker_thread_arrive_in_order_on_the_gui_thread(qtbot):

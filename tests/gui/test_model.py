@@ -12,10 +12,10 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from gui.coalesce import COALESCE_MS
-from gui.columns import Column, RawRole, SortRole, StateRole
-from gui.filterproxy import MessageFilterProxy
-from gui.model import MessageListModel
+from gui.models.coalesce import COALESCE_MS
+from gui.models.columns import Column, RawRole, SortRole, StateRole
+from gui.models.filterproxy import MessageFilterProxy
+from gui.models.model import MessageListModel
 
 
 def info(n: int, *, size: int = 1000, state: MessageState = MessageState.REMOTE,

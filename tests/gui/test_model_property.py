@@ -17,9 +17,9 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from gui.columns import Column, RawRole
-from gui.filterproxy import MessageFilterProxy
-from gui.model import MessageListModel
+from gui.models.columns import Column, RawRole
+from gui.models.filterproxy import MessageFilterProxy
+from gui.models.model import MessageListModel
 
 UIDLS = [f"u{i}" for i in range(12)]
 SIZES = {u: 100 + 37 * i for i, u in enumerate(UIDLS)}

@@ -11,12 +11,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QLabel
 
 from core.engine.events import ConnectionState, MessageState
-from gui.accountdialog import AccountDialog
-from gui.columns import Column, RawRole
 from gui.demo import DemoService
+from gui.dialogs.accountdialog import AccountDialog
+from gui.dialogs.viewer import MessageViewer, load_message
 from gui.keyring_access import KeychainAccess
-from gui.mainwindow import MainWindow
-from gui.viewer import MessageViewer, load_message
+from gui.models.columns import Column, RawRole
+from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import TIMEOUT, connect, demo_account, select, state
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QMenu, QMenuBar, QToolBar, QToolButton, QWidget
 
 from core.engine.events import ConnectionState, MessageState
 from gui import icons
-from gui.commands import ACTIVE, RESUMABLE
 from gui.runner import AccountRunner
+from gui.window.commands import ACTIVE, RESUMABLE
 
 if TYPE_CHECKING:
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
 _CONNECTED = (ConnectionState.CONNECTED, ConnectionState.RECONNECTING,
               ConnectionState.CONNECTING)

@@ -1,9 +1,9 @@
 """The message list: a table model fed by core.engine.events.
 
 Rows hold raw values (sizes in octets, a MessageState); text is made only for
-Qt.DisplayRole. What the columns and roles are lives in gui.columns, sorting in
-gui.sorting, the running totals in gui.totals and the batching of progress events in
-gui.coalesce; this module keeps the rows and tells the views what changed.
+Qt.DisplayRole. What the columns and roles are lives in gui.models.columns, sorting in
+gui.models.sorting, the running totals in gui.models.totals and the batching of progress events in
+gui.models.coalesce; this module keeps the rows and tells the views what changed.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from core.engine.events import (
     Progress,
 )
 from gui import fmt
-from gui.coalesce import ProgressCoalescer
-from gui.columns import (
+from gui.models.coalesce import ProgressCoalescer
+from gui.models.columns import (
     HEADERS,
     NCOLS,
     PROGRESS_COL,
@@ -40,9 +40,9 @@ from gui.columns import (
     TotalRole,
     UidlRole,
 )
-from gui.rows import Row, progress_fraction, progress_text
-from gui.sorting import sort_value, sorted_rows
-from gui.totals import Totals, TotalsCounter
+from gui.models.rows import Row, progress_fraction, progress_text
+from gui.models.sorting import sort_value, sorted_rows
+from gui.models.totals import Totals, TotalsCounter
 
 # Plain ints: comparing against Qt.ItemDataRole members costs an attribute lookup each time,
 # and data() runs for every visible cell and role on every repaint.
@@ -276,7 +276,7 @@ class MessageListModel(QAbstractTableModel):
         self._recount()
         self._emit_totals(marks=True)
 
-    # --- sorting (here, not in the proxy: see gui.sorting) ------------------------------
+    # --- sorting (here, not in the proxy: see gui.models.sorting) ------------------------------
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if (column, order) == (self._sort_column, self._sort_order):

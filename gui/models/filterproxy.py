@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Qt
 
-from gui.columns import FilterRole, Index
-from gui.model import MessageListModel
+from gui.models.columns import FilterRole, Index
+from gui.models.model import MessageListModel
 
 
 class MessageFilterProxy(QSortFilterProxyModel):

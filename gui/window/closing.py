@@ -14,11 +14,11 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMessageBox
 
 from gui import fmt
-from gui.commands import messages
 from gui.runner import AccountRunner
+from gui.window.commands import messages
 
 if TYPE_CHECKING:
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
 COMMIT_WAIT_MS = 30_000
 

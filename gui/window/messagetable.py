@@ -13,10 +13,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from core.engine.events import MessageState
-from gui.columns import Column, StateRole, UidlRole
-from gui.delegate import MessageDelegate
-from gui.filterproxy import MessageFilterProxy
-from gui.model import MessageListModel
+from gui.models.columns import Column, StateRole, UidlRole
+from gui.models.filterproxy import MessageFilterProxy
+from gui.models.model import MessageListModel
+from gui.window.delegate import MessageDelegate
 
 DEFAULT_WIDTHS = {Column.STATE: 28, Column.FROM: 200, Column.SUBJECT: 340,
                   Column.DATE: 130, Column.SIZE: 80, Column.PROGRESS: 260}

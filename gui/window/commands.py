@@ -1,7 +1,7 @@
 """What the message commands do to the current account: download, pause, mark, commit…
 
 They act on the selection in the message table or on the whole list, and only ask the
-account's runner; the window decides when they are enabled (gui.actions).
+account's runner; the window decides when they are enabled (gui.window.actions).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.engine.events import CommitFinished, ConnectionState, MessageState
 from gui import fmt
-from gui.columns import Column, PathRole, StateRole, UidlRole
+from gui.models.columns import Column, PathRole, StateRole, UidlRole
 
 if TYPE_CHECKING:
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
 # What the transfer commands may apply to.
 ACTIVE = (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED)
@@ -211,7 +211,7 @@ class MessageCommands(QObject):
         if state == MessageState.STORED:
             path = str(proxy.data(index, PathRole) or "")
             if path:
-                from gui.viewer import MessageViewer
+                from gui.dialogs.viewer import MessageViewer
 
                 subject = str(proxy.data(index.siblingAtColumn(Column.SUBJECT)) or "")
                 window.show_dialog(MessageViewer(path, subject, window))

@@ -27,7 +27,7 @@ from core.accounts import AUTH_METHODS, Account, default_port
 from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
 from gui import fmt
-from gui.certdialog import CertificateDialog
+from gui.dialogs.certdialog import CertificateDialog
 from gui.keyring_access import NO_KEYCHAIN
 from gui.tasks import BackgroundTask
 

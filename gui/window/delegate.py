@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.events import MessageState
-from gui.columns import (
+from gui.models.columns import (
     Column,
     DetailRole,
     MarkedRole,
@@ -23,7 +23,7 @@ from gui.columns import (
     StateRole,
     TotalRole,
 )
-from gui.rows import progress_text
+from gui.models.rows import progress_text
 
 Index = QModelIndex | QPersistentModelIndex
 

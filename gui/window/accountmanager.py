@@ -14,13 +14,13 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.accounts import Account
 from gui import fmt
-from gui.accountdialog import AccountDialog
 from gui.demo import DEMO_PASSWORD, DemoService
+from gui.dialogs.accountdialog import AccountDialog
 from gui.runner import AccountRunner
 from gui.tasks import BackgroundTask, serial
 
 if TYPE_CHECKING:
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
 
 class AccountManager(QObject):

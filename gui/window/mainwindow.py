@@ -1,10 +1,10 @@
 """The main window: accounts on the left, the message list on the right, status below.
 
 The window lays out the widgets and wires each account's runner to them; the pieces
-with a job of their own are small objects it owns: the actions (gui.actions), the
-message commands (gui.commands), account management (gui.accountmanager), the message
-table (gui.messagetable), the banners (gui.banners), the engine's dialogs (gui.prompts)
-and the quit question (gui.closing).
+with a job of their own are small objects it owns: the actions (gui.window.actions), the
+message commands (gui.window.commands), account management (gui.window.accountmanager),
+the message table (gui.window.messagetable), the banners (gui.window.banners), the
+engine's dialogs (gui.dialogs.prompts) and the quit question (gui.window.closing).
 """
 
 from __future__ import annotations
@@ -34,21 +34,21 @@ from core import __version__
 from core.accounts import Account, AccountBook
 from core.engine.events import CommitFinished, ConnectionChanged, ConnectionState, ErrorOccurred
 from gui import icons
-from gui.accountlist import AccountList
-from gui.accountmanager import AccountManager
-from gui.actions import WindowActions
-from gui.banners import ErrorBanner, MarksBanner
-from gui.closing import CloseGuard
-from gui.commands import MessageCommands, commit_report
 from gui.demo import DemoService
-from gui.filterproxy import MessageFilterProxy
+from gui.dialogs.prompts import Prompts
 from gui.keyring_access import KeychainAccess
-from gui.logdock import LogDock
-from gui.messagetable import MessageTable
-from gui.prompts import Prompts
+from gui.models.filterproxy import MessageFilterProxy
 from gui.runner import AccountRunner, EngineFactory, default_engine_factory
-from gui.statusbar import StatusPanel
-from gui.welcome import WelcomePage
+from gui.window.accountlist import AccountList
+from gui.window.accountmanager import AccountManager
+from gui.window.actions import WindowActions
+from gui.window.banners import ErrorBanner, MarksBanner
+from gui.window.closing import CloseGuard
+from gui.window.commands import MessageCommands, commit_report
+from gui.window.logdock import LogDock
+from gui.window.messagetable import MessageTable
+from gui.window.statusbar import StatusPanel
+from gui.window.welcome import WelcomePage
 
 
 class MainWindow(QMainWindow):

@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from core.engine.events import MessageState
-from gui.columns import NCOLS, Column
-from gui.rows import Row, progress_fraction
+from gui.models.columns import NCOLS, Column
+from gui.models.rows import Row, progress_fraction
 
 STATE_RANK = {
     MessageState.DOWNLOADING: 0,

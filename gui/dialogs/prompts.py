@@ -13,13 +13,13 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from core.engine.events import ErrorOccurred
-from gui.accountdialog import PasswordDialog, with_pin
-from gui.certdialog import CertificateDialog
+from gui.dialogs.accountdialog import PasswordDialog, with_pin
+from gui.dialogs.certdialog import CertificateDialog
 from gui.runner import AccountRunner, PasswordRequest
 from gui.tasks import BackgroundTask, serial
 
 if TYPE_CHECKING:
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
 
 class Prompts(QObject):

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from core.engine.events import ConnectionState
 from gui import fmt, icons
-from gui.commands import messages
+from gui.models.totals import Totals
 from gui.runner import AccountRunner
-from gui.totals import Totals
+from gui.window.commands import messages
 
 
 class Banner(QFrame):

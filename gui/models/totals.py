@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.engine.events import MessageState
-from gui.rows import Row
+from gui.models.rows import Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from core.engine.events import ConnectionState
 from gui import fmt
+from gui.models.totals import Totals
 from gui.runner import AccountRunner
-from gui.totals import Totals
 
 
 class StatusPanel(QObject):
