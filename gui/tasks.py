@@ -23,7 +23,7 @@ class BackgroundTask(QObject):
     failed = Signal(object)
     finished = Signal()  # after done or failed
 
-    _result = Signal(object)  # (ok, value); no bool argument: PySide refcount bug
+    _result = Signal(object)  # (ok, value)
 
     def __init__(
         self,

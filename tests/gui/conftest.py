@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
-import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
 from core.accounts import AccountBook
 from core.demoserver.sample import make_demo_mailbox
 from core.engine.coordinator import RetryPolicy
