@@ -8,12 +8,11 @@ file, and never writes.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.pop3.session import parse_headers
 from core.store.maildir import Maildir
 
 __all__ = ["HEADER_LIMIT", "StoredEntry", "read_catalog"]
@@ -43,8 +42,8 @@ def _headers(path: Path) -> tuple[str, str, str]:
     end = head.find(b"\n\n")
     if end >= 0:
         head = head[: end + 1]
-    msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-    return (str(msg.get("From", "")), str(msg.get("Subject", "")), str(msg.get("Date", "")))
+    headers = parse_headers(head)  # the list's own decoding, so both show the same text
+    return headers.sender, headers.subject, headers.date
 
 
 def read_catalog(maildir: Path, state_dir: Path) -> list[StoredEntry]:

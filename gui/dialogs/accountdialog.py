@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.accounts import AUTH_METHODS, Account, default_port
 from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
+from core.text import sanitize
 from gui import fmt
 from gui.dialogs.certdialog import CertificateDialog
 from gui.keyring_access import NO_KEYCHAIN
@@ -106,7 +107,13 @@ def describe(result: TestResult) -> str:
         )
     else:
         lines.append("Not signed in (no password given)")
-    return "\n".join(lines)
+    return "\n".join(sanitize(line) for line in lines)
+
+
+def fingerprint_text(sha256: str) -> str:
+    """"AB:CD:…" in groups, as certificate viewers show it."""
+    hexa = sha256.replace(":", "").upper()
+    return ":".join(hexa[i : i + 2] for i in range(0, len(hexa), 2))
 
 
 class AccountDialog(QDialog):
@@ -213,6 +220,23 @@ class AccountDialog(QDialog):
             self.auth_combo.addItem(method)
         self.auth_combo.setToolTip("auto: the safest method the server offers")
         form.addRow("Sign-in &method:", self.auth_combo)
+
+        self.cert_row = QWidget()
+        crow = QHBoxLayout(self.cert_row)
+        crow.setContentsMargins(0, 0, 0, 0)
+        self.cert_label = QLabel()
+        self.cert_label.setObjectName("trustedCertificate")
+        self.cert_label.setWordWrap(True)
+        self.cert_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.forget_cert = QPushButton("Remove")
+        self.forget_cert.setObjectName("forgetCertificate")
+        self.forget_cert.setToolTip("Stop trusting this certificate: popfetch asks again "
+                                    "the next time the server shows it")
+        self.forget_cert.clicked.connect(self.remove_pin)
+        crow.addWidget(self.cert_label, 1)
+        crow.addWidget(self.forget_cert)
+        form.addRow("Trusted certificate:", self.cert_row)
+        self._show_pin()
 
         self.delete_check = QCheckBox("Mark downloaded messages for deletion")
         self.delete_check.setToolTip(
@@ -360,33 +384,29 @@ class AccountDialog(QDialog):
         password = self.password_edit.text() or None
         self.test_output.setPlainText(f"Connecting to {account.host}:{account.port}…")
         self.test_button.setEnabled(False)
-        self._test = BackgroundTask(lambda: test_connection(account, password), self,
+        self._test = BackgroundTask(lambda: test_connection(account, password),
+                                    on_error=self._test_failed, parent=self,
                                     name="test connection")
         self._test.done.connect(self._test_done)
-        self._test.failed.connect(self._test_failed)
         self._test.start()
-
-    def is_testing(self) -> bool:
-        return self._test is not None and self._test.is_running()
 
     @Slot(object)
     def _test_done(self, result: TestResult) -> None:
         self.test_button.setEnabled(True)
         self.test_output.setPlainText(describe(result))
 
-    @Slot(object)
     def _test_failed(self, exc: BaseException) -> None:
         self.test_button.setEnabled(True)
         if isinstance(exc, CertificateError):
             self._last_cert = exc.info
             self.cert_button.setVisible(True)
             self.test_output.setPlainText(
-                f"The server's certificate is not trusted: {exc.info.error}\n"
+                f"The server's certificate is not trusted: {sanitize(exc.info.error)}\n"
                 f"SHA-256 {exc.info.sha256}\nReview it to decide whether to trust it."
             )
             return
         kind = "Failed" if isinstance(exc, PopError | OSError) else "Unexpected error"
-        self.test_output.setPlainText(f"{kind}: {exc}")
+        self.test_output.setPlainText(f"{kind}: {sanitize(str(exc))}")
 
     @Slot()
     def review_certificate(self) -> None:
@@ -394,11 +414,35 @@ class AccountDialog(QDialog):
             return
         name = self.name_edit.text().strip() or self.host_edit.text().strip()
         dialog = CertificateDialog(self._last_cert, name, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self._pinned = self._last_cert.sha256
-            self.cert_button.setVisible(False)
-            self.test_output.appendPlainText("Certificate trusted for this account (pinned).")
-            self.start_test()
+        dialog.accepted.connect(self._trust_reviewed)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    @Slot()
+    def _trust_reviewed(self) -> None:
+        if self._last_cert is None:
+            return
+        self._pinned = self._last_cert.sha256
+        self._show_pin()
+        self.cert_button.setVisible(False)
+        self.test_output.appendPlainText("Certificate trusted for this account (pinned).")
+        self.start_test()
+
+    def _show_pin(self) -> None:
+        if self._pinned:
+            self.cert_label.setText(f"SHA-256 {fingerprint_text(self._pinned)}")
+            self.cert_label.setToolTip("A certificate you chose to trust for this account, "
+                                       "although it could not be verified")
+        else:
+            self.cert_label.setText("none: only certificates the system trusts")
+            self.cert_label.setToolTip("")
+        self.forget_cert.setVisible(bool(self._pinned))
+
+    @Slot()
+    def remove_pin(self) -> None:
+        """Forget the pinned certificate (saved with the account)."""
+        self._pinned = None
+        self._show_pin()
 
     # --- accept ----------------------------------------------------------------------
 

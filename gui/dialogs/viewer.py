@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.text import sanitize
 from gui import fmt
+from gui.host import Host
+from gui.models.columns import SIZE_CONVENTION
 from gui.tasks import BackgroundTask
 
 MAX_SHOWN = 2 * 1024 * 1024  # characters of the text part shown
@@ -49,7 +53,7 @@ def load_message(path: str) -> LoadedMessage:
     for name in HEADERS:
         value = msg.get(name)
         if value is not None:
-            headers.append((name, " ".join(str(value).split())))
+            headers.append((name, sanitize(" ".join(str(value).split()), 2000)))
     body = msg.get_body(preferencelist=("plain", "html"))
     text = ""
     if body is not None:
@@ -70,21 +74,31 @@ def load_message(path: str) -> LoadedMessage:
 
 
 def export_eml(path: str) -> str:
-    """Copy a Maildir file to a temp .eml so that the desktop knows what opens it."""
-    directory = Path(tempfile.gettempdir()) / "popfetch-open"
-    directory.mkdir(mode=0o700, exist_ok=True)
+    """Copy a Maildir file to a .eml (so the desktop knows what opens it) in a directory of
+    its own that only this user can enter: made fresh each time with mkdtemp, in the
+    session's runtime dir when there is one, so no other user can plant or read it."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    base = runtime if runtime and os.path.isdir(runtime) else None
+    directory = Path(tempfile.mkdtemp(prefix="popfetch-open-", dir=base))
     target = directory / (Path(path).name.replace(":", "_") + ".eml")
     shutil.copyfile(path, target)
+    target.chmod(0o600)
     return str(target)
 
 
 class MessageViewer(QDialog):
-    def __init__(self, path: str, title: str, parent: QWidget | None = None):
+    """``size``: the message's size as the list shows it (one convention, SIZE_CONVENTION)."""
+
+    def __init__(self, path: str, title: str, size: int, host: Host,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("messageViewer")
         self.path = path
+        self.wire_size = size
+        self._host = host
         self.setWindowTitle(title or "Message")
         self.loaded: LoadedMessage | None = None
+        self.exported = ""  # the last copy handed to the desktop
         layout = QVBoxLayout(self)
         self.form = QFormLayout()
         layout.addLayout(self.form)
@@ -105,9 +119,9 @@ class MessageViewer(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(760, 560)
-        self._task = BackgroundTask(lambda: load_message(path), self, name="load message")
+        self._task = BackgroundTask(lambda: load_message(path), on_error=self._failed,
+                                    parent=self, name="load message")
         self._task.done.connect(self._loaded)
-        self._task.failed.connect(self._failed)
         self._task.start()
 
     @Slot(object)
@@ -118,19 +132,34 @@ class MessageViewer(QDialog):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.form.addRow(f"<b>{name}:</b>", label)
-        self.form.addRow("<b>Size:</b>", QLabel(fmt.size(msg.size)))
+        size = QLabel(fmt.size(self.wire_size or msg.size))
+        size.setObjectName("sizeLabel")
+        size.setToolTip(SIZE_CONVENTION)
+        self.form.addRow("<b>Size:</b>", size)
         self.body.setPlainText(msg.text or "(no text part)")
         if msg.attachments:
             self.attachments.setText("Attachments: " + ", ".join(msg.attachments))
             self.attachments.setVisible(True)
 
-    @Slot(object)
     def _failed(self, exc: BaseException) -> None:
-        self.body.setPlainText(f"Cannot read the message: {exc}")
+        self.body.setPlainText(f"Cannot read the message: {sanitize(str(exc))}")
 
     @Slot()
     def open_external(self) -> None:
-        task = BackgroundTask(lambda: export_eml(self.path), self, name="export message")
-        task.done.connect(lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(p)))
-        task.failed.connect(self._failed)
+        task = BackgroundTask(lambda: export_eml(self.path), on_error=self._not_opened,
+                              parent=self, name="export message")
+        task.done.connect(self._open_copy)
         task.start()
+
+    @Slot(object)
+    def _open_copy(self, copy: str) -> None:
+        self.exported = copy
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(copy)):
+            self._host.report_error(
+                "Cannot open the message",
+                f"No application opened the copy of this message ({copy}). Set a default "
+                "application for .eml files (message/rfc822) in your desktop's settings.")
+
+    def _not_opened(self, exc: BaseException) -> None:
+        self._host.report_error("Cannot open the message",
+                                f"The copy to open could not be made: {sanitize(str(exc))}")

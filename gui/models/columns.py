@@ -6,7 +6,7 @@ the model module only to name a column or a role.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
@@ -15,19 +15,28 @@ from core.engine.events import MessageState
 Index = QModelIndex | QPersistentModelIndex
 
 
-class Column(IntEnum):  # keep NCOLS, SIZE_COL, PROGRESS_COL below in step
+class Column(IntEnum):
     STATE = 0
     FROM = 1
     SUBJECT = 2
     DATE = 3
     SIZE = 4
-    PROGRESS = 5
+    SERVER = 5
+    PROGRESS = 6
 
 
 # Plain ints for the model's hot paths (an IntEnum member costs an attribute lookup).
-NCOLS = 6
-SIZE_COL = 4
-PROGRESS_COL = 5
+NCOLS = len(Column)
+SIZE_COL = int(Column.SIZE)
+PROGRESS_COL = int(Column.PROGRESS)
+
+
+class ServerState(Enum):
+    """Whether the server still holds a message, as far as the last list tells."""
+
+    UNKNOWN = "not checked"  # listed from the local store; the server was not asked yet
+    PRESENT = "on the server"
+    GONE = "not on the server"  # deleted by a commit, or by another client
 
 HEADERS = {
     Column.STATE: "",
@@ -35,6 +44,7 @@ HEADERS = {
     Column.SUBJECT: "Subject",
     Column.DATE: "Date",
     Column.SIZE: "Size",
+    Column.SERVER: "Server",
     Column.PROGRESS: "Progress",
 }
 
@@ -64,3 +74,9 @@ STATE_TEXT = {
     MessageState.FAILED: "Failed",
     MessageState.GONE: "Deleted on the server",
 }
+
+# One size convention everywhere (list, viewer, status bar, dialogs): octets as the server
+# counts them (LIST: CRLF line ends), in decimal units.
+SIZE_CONVENTION = ("Size as the server counts it (CRLF line ends), in decimal units: "
+                   "1 MB = 1,000,000 octets. The stored file, with Unix line ends, is a "
+                   "little smaller.")

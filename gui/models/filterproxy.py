@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Qt
 
 from gui.models.columns import FilterRole, Index
@@ -37,9 +39,14 @@ class MessageFilterProxy(QSortFilterProxyModel):
     def filter_text(self) -> str:
         return self._needle
 
-    def setSourceModel(self, model: QAbstractItemModel | None) -> None:  # type: ignore[override]
+    def setSourceModel(self, model: QAbstractItemModel) -> None:
         self._src = model if isinstance(model, MessageListModel) else None
         super().setSourceModel(model)
+
+    def show_nothing(self) -> None:
+        """No account selected (Qt takes None; the typing stubs do not say so)."""
+        self._src = None
+        super().setSourceModel(cast(QAbstractItemModel, None))
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         needle = self._needle

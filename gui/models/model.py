@@ -8,7 +8,10 @@ gui.models.coalesce; this module keeps the rows and tells the views what changed
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+import time
+from collections.abc import Callable, Iterable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
 from core.engine.events import (
@@ -18,13 +21,15 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
+from core.store.catalog import StoredEntry
 from gui import fmt
-from gui.models.coalesce import ProgressCoalescer
+from gui.models.coalesce import ChangeCoalescer
 from gui.models.columns import (
     HEADERS,
     NCOLS,
     PROGRESS_COL,
     SIZE_COL,
+    SIZE_CONVENTION,
     STATE_TEXT,
     Column,
     DetailRole,
@@ -35,6 +40,7 @@ from gui.models.columns import (
     RateRole,
     RawRole,
     ReceivedRole,
+    ServerState,
     SortRole,
     StateRole,
     TotalRole,
@@ -62,17 +68,28 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTER = int(Qt.AlignmentFlag.AlignCenter)
 
 
+ETA_TICK_MS = 1000
+
+
 class MessageListModel(QAbstractTableModel):
-    """One account's messages, in the order the server listed them."""
+    """One account's messages: those stored here (listed from the store first, also
+    offline) and those the server lists, in the server's order."""
 
     totalsChanged = Signal()
-    marksChanged = Signal(int, "qlonglong")  # count, octets (may pass 2 GiB)
+    marksChanged = Signal()  # the marked count or size changed: read totals()
 
-    def __init__(self, parent: QObject | None = None, icons: dict[object, QIcon] | None = None):
+    def __init__(self, parent: QObject | None = None, icons: dict[object, QIcon] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
         self._rows: list[Row] = []
         self._index: dict[str, int] = {}
-        self._progress = ProgressCoalescer(self.flush_progress, self)
+        self._changes = ChangeCoalescer(self.flush_changes, self)
+        self._clock = clock
+        self._downloading: set[str] = set()
+        # The time left counts down between progress events (and says when data is late).
+        self._eta_timer = QTimer(self)
+        self._eta_timer.setInterval(ETA_TICK_MS)
+        self._eta_timer.timeout.connect(self.tick)
         self._icons = icons or {}
         self._strike = QFont()
         self._strike.setStrikeOut(True)
@@ -110,8 +127,14 @@ class MessageListModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[Column(section)]
-        if role == Qt.ItemDataRole.ToolTipRole and section == Column.STATE:
-            return "State of the local copy"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if section == Column.STATE:
+                return "State of the local copy"
+            if section == Column.SIZE:
+                return SIZE_CONVENTION
+            if section == Column.SERVER:
+                return ("Whether the server still holds the message, as of the last check "
+                        "(“not checked” until popfetch has connected)")
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -187,10 +210,21 @@ class MessageListModel(QAbstractTableModel):
             return row.size
         if col == Column.PROGRESS:
             return progress_fraction(row)
+        if col == Column.SERVER:
+            return row.server
         return None
 
-    @staticmethod
-    def _display(row: Row, col: int) -> str | None:
+    def _left(self, row: Row) -> float | None:
+        """Seconds to go at the last rate; negative once the data is late."""
+        if row.state is not MessageState.DOWNLOADING or row.eta_at <= 0.0:
+            return None
+        return row.eta_at - self._clock()
+
+    def _progress_text(self, row: Row) -> str:
+        return progress_text(row.state, row.received, row.size, self._left(row), row.rate,
+                             row.detail)
+
+    def _display(self, row: Row, col: int) -> str | None:
         if col == Column.FROM:
             return row.sender_short
         if col == Column.SUBJECT:
@@ -200,11 +234,12 @@ class MessageListModel(QAbstractTableModel):
         if col == Column.SIZE:
             return fmt.size(row.size)
         if col == Column.PROGRESS:
-            return progress_text(row.state, row.received, row.size, row.rate, row.detail)
+            return self._progress_text(row)
+        if col == Column.SERVER:
+            return "marked for deletion" if row.marked else row.server.value
         return None
 
-    @staticmethod
-    def _tooltip(row: Row, col: int) -> str | None:
+    def _tooltip(self, row: Row, col: int) -> str | None:
         if col == Column.STATE:
             text = STATE_TEXT[row.state]
             if row.detail:
@@ -219,9 +254,11 @@ class MessageListModel(QAbstractTableModel):
         if col == Column.DATE:
             return row.date_raw
         if col == Column.SIZE:
-            return f"{row.size:,} octets"
+            return f"{row.size:,} octets as the server counts them"
+        if col == Column.SERVER and row.marked:
+            return "Marked for deletion: removed from the server when you commit"
         if col == Column.PROGRESS:
-            text = progress_text(row.state, row.received, row.size, row.rate, row.detail)
+            text = self._progress_text(row)
             if row.detail and row.state is not MessageState.FAILED and row.detail not in text:
                 text += f"\n{row.detail}"  # e.g. "paused, holding the connection: …"
             return text
@@ -240,12 +277,31 @@ class MessageListModel(QAbstractTableModel):
         elif isinstance(event, ListLoaded):
             self.on_list_loaded(event)
 
+    def load_stored(self, entries: Iterable[StoredEntry]) -> None:
+        """The store's messages, before any server list: shown and openable offline."""
+        added = [Row.from_stored(e) for e in entries if e.uidl not in self._index]
+        if added:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            for row in added:
+                row.seq = len(self._rows)
+                self._index[row.uidl] = len(self._rows)
+                self._rows.append(row)
+            self.endInsertRows()
+        for row in added:
+            self._counter.add(row)
+        self._resort()
+        self._emit_totals(marks=True)
+
     def on_list_loaded(self, event: ListLoaded) -> None:
-        """Merge the server's list: keep rows (and so the selection) that are still there."""
-        self._progress.clear()
+        """Merge the server's list: keep rows (and so the selection) that are still there,
+        and stored messages the server no longer has."""
+        self.flush_changes()  # what came before the list is older than it
+        self._changes.clear()
         new = {info.uidl: info for info in event.messages}
-        # 1. remove rows that vanished, in contiguous runs from the bottom up
-        gone = [i for i, row in enumerate(self._rows) if row.uidl not in new]
+        # 1. remove rows that vanished without a local copy, in runs from the bottom up
+        gone = [i for i, row in enumerate(self._rows)
+                if row.uidl not in new and not _kept_locally(row)]
         for first, last in reversed(_runs(gone)):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._rows[first : last + 1]
@@ -253,12 +309,19 @@ class MessageListModel(QAbstractTableModel):
         # 2. update the ones that stay
         self._index = {row.uidl: i for i, row in enumerate(self._rows)}
         for i, row in enumerate(self._rows):
-            fresh = Row.from_info(new[row.uidl])
+            info = new.get(row.uidl)
+            if info is None:
+                row.server = ServerState.GONE
+                row.marked = False  # nothing left to delete there
+                continue
+            fresh = Row.from_info(info)
             fresh.path = row.path
+            if _kept_locally(row) and fresh.state is not MessageState.STORED:
+                fresh.state, fresh.received = MessageState.STORED, row.size
             self._rows[i] = fresh
         if self._rows:
             self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(Column) - 1)
+                self.index(0, 0), self.index(len(self._rows) - 1, NCOLS - 1)
             )
         # 3. append the new ones
         added = [info for info in event.messages if info.uidl not in self._index]
@@ -270,8 +333,10 @@ class MessageListModel(QAbstractTableModel):
                 self._rows.append(Row.from_info(info))
             self.endInsertRows()
         order = {info.uidl: i for i, info in enumerate(event.messages)}
-        for row in self._rows:
-            row.seq = order[row.uidl]
+        after = len(order)
+        for row in self._rows:  # stored-only rows after the server's, in their own order
+            row.seq = order.get(row.uidl, after + row.seq)
+        self._downloading = {r.uidl for r in self._rows if r.state is MessageState.DOWNLOADING}
         self._resort()
         self._recount()
         self._emit_totals(marks=True)
@@ -311,17 +376,31 @@ class MessageListModel(QAbstractTableModel):
         return needle in self._rows[source_row].search
 
     def on_progress(self, event: Progress) -> None:
-        if event.uidl not in self._index:
-            return
-        self._progress.put(event.uidl, (event.received, event.total, event.rate))
+        if event.uidl in self._index:
+            self._changes.put_progress(event.uidl, (event.received, event.total, event.rate))
 
-    def flush_progress(self) -> None:
-        """Apply the progress gathered since the last flush: one dataChanged for all rows."""
-        pending = self._progress.take()
-        if not pending:
+    def on_state_changed(self, event: MessageStateChanged) -> None:
+        if event.uidl in self._index:
+            self._changes.put_state(event)
+
+    def flush_changes(self) -> None:
+        """Apply the states and progress gathered since the last flush: one dataChanged
+        over the rows they touch, one totals update."""
+        states, progress = self._changes.take()
+        if not states and not progress:
             return
         first, last = len(self._rows), -1
-        for uidl, (received, total, rate) in pending.items():
+        now = self._clock()
+        for uidl, event in states.items():
+            r = self._index.get(uidl)
+            if r is None:
+                continue
+            row = self._rows[r]
+            self._counter.remove(row)
+            self._apply_state(row, event)
+            self._counter.add(row)
+            first, last = min(first, r), max(last, r)
+        for uidl, (received, total, rate) in progress.items():
             r = self._index.get(uidl)
             if r is None:
                 continue
@@ -331,34 +410,50 @@ class MessageListModel(QAbstractTableModel):
             row.rate = rate
             if total > 0:
                 row.size = total
+            row.eta_at = now + max(0, row.size - received) / rate if rate > 0 else 0.0
             self._counter.add(row)
             first, last = min(first, r), max(last, r)
         if last >= 0:
-            self.dataChanged.emit(
-                self.index(first, Column.PROGRESS),
-                self.index(last, Column.PROGRESS),
-                [_DISPLAY, _RAW, _RECEIVED, _RATE],
-            )
+            if states:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, NCOLS - 1))
+            else:
+                self.dataChanged.emit(
+                    self.index(first, Column.PROGRESS), self.index(last, Column.PROGRESS),
+                    [_DISPLAY, _RAW, _RECEIVED, _RATE],
+                )
+        if self._downloading and not self._eta_timer.isActive():
+            self._eta_timer.start()
         self._emit_totals()
 
-    def on_state_changed(self, event: MessageStateChanged) -> None:
-        r = self._index.get(event.uidl)
-        if r is None:
-            return
-        # Progress gathered before this event is older than it.
-        self._progress.drop(event.uidl)
-        row = self._rows[r]
-        self._counter.remove(row)
-        row.state = event.state
-        row.received = event.received
-        row.detail = event.detail
+    def _apply_state(self, row: Row, event: MessageStateChanged) -> None:
         if event.path:
             row.path = event.path
-        if event.state != MessageState.DOWNLOADING:
+        if event.state is MessageState.GONE and _kept_locally(row):
+            row.server = ServerState.GONE  # deleted there, still here
+            row.marked = False
+        else:
+            row.state = event.state
+            row.received = event.received
+            row.detail = event.detail
+        if row.state is MessageState.DOWNLOADING:
+            self._downloading.add(row.uidl)
+        else:
+            self._downloading.discard(row.uidl)
             row.rate = 0.0
-        self._counter.add(row)
-        self.dataChanged.emit(self.index(r, 0), self.index(r, len(Column) - 1))
-        self._emit_totals()
+            row.eta_at = 0.0
+
+    def pending_changes(self) -> int:
+        """Events waiting for the next flush."""
+        return self._changes.pending()
+
+    def tick(self) -> None:
+        """Redraw the time left of the messages downloading (it moves with the clock)."""
+        rows = [self._index[u] for u in self._downloading if u in self._index]
+        if not rows:
+            self._eta_timer.stop()
+            return
+        self.dataChanged.emit(self.index(min(rows), Column.PROGRESS),
+                              self.index(max(rows), Column.PROGRESS), [_DISPLAY])
 
     def on_marks_changed(self, event: MarksChanged) -> None:
         changed = []
@@ -371,15 +466,14 @@ class MessageListModel(QAbstractTableModel):
                 changed.append(i)
         if changed:
             self.dataChanged.emit(
-                self.index(changed[0], 0), self.index(changed[-1], len(Column) - 1)
+                self.index(changed[0], 0), self.index(changed[-1], NCOLS - 1)
             )
         self._emit_totals(marks=True)
 
     def _emit_totals(self, marks: bool = False) -> None:
         self.totalsChanged.emit()
         if marks:
-            t = self.totals()
-            self.marksChanged.emit(t.marked, t.marked_bytes)
+            self.marksChanged.emit()
 
     # --- queries ---------------------------------------------------------------------
 
@@ -400,6 +494,19 @@ class MessageListModel(QAbstractTableModel):
     def is_marked(self, uidl: str) -> bool:
         r = self._index.get(uidl)
         return r is not None and self._rows[r].marked
+
+    def server_state_of(self, uidl: str) -> ServerState | None:
+        r = self._index.get(uidl)
+        return None if r is None else self._rows[r].server
+
+    def subject_of(self, uidl: str) -> str:
+        r = self._index.get(uidl)
+        return "" if r is None else self._rows[r].subject
+
+    def size_of(self, uidl: str) -> int:
+        """Octets as the server counts them (SIZE_CONVENTION)."""
+        r = self._index.get(uidl)
+        return 0 if r is None else self._rows[r].size
 
     def path_of(self, uidl: str) -> str:
         r = self._index.get(uidl)
@@ -428,3 +535,8 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append((i, i))
     return runs
+
+
+def _kept_locally(row: Row) -> bool:
+    """A stored copy exists: the row stays when the server no longer lists it."""
+    return row.state is MessageState.STORED and bool(row.path)

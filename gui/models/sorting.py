@@ -39,6 +39,7 @@ _SORT_KEYS: dict[int, Callable[[Row], Any]] = {
     Column.SUBJECT: lambda row: row.subject.casefold(),
     Column.DATE: attrgetter("date_ts"),
     Column.SIZE: attrgetter("size"),
+    Column.SERVER: lambda row: (row.server.value, row.marked),
     Column.PROGRESS: progress_fraction,
 }
 

@@ -17,40 +17,48 @@ from gui.models.rows import Row
 class Totals:
     """Figures for the status bar and the deletion banner."""
 
-    count: int
+    count: int  # messages here or on the server: not those deleted without a copy
     stored: int
     active: int  # queued, downloading, stalled
     paused: int
     failed: int
-    bytes_total: int
-    bytes_received: int  # over messages that are active, paused or stored
-    bytes_wanted: int  # sizes of the same messages
+    remote: int  # on the server only, not asked for
+    bytes_total: int  # sizes of the ``count`` messages
+    bytes_received: int  # of those, octets stored (whole or partial)
     rate: float
     marked: int
     marked_bytes: int
 
+    @property
+    def downloadable(self) -> int:
+        """Messages "Download all" would fetch."""
+        return self.remote + self.paused + self.failed
 
-_ACTIVE_STATES = (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED)
+
 _FIELDS = 11  # the length of _contribution()
 
 
 def _contribution(row: Row) -> tuple[float, ...]:
     """What one row adds to Totals, in the order of TotalsCounter._agg."""
     st = row.state
+    if st is MessageState.GONE:  # deleted on the server and never stored: not counted
+        return (0,) * _FIELDS
     size = row.size
-    stored = active = paused = failed = 0
-    received = wanted = 0
+    stored = active = paused = failed = remote = 0
+    received = 0
     rate = 0.0
     if st is MessageState.STORED:
-        stored, received, wanted = 1, size, size
-    elif st in _ACTIVE_STATES:
-        active, received, wanted, rate = 1, min(row.received, size), size, row.rate
+        stored, received = 1, size
+    elif st.active:
+        active, received, rate = 1, min(row.received, size), row.rate
     elif st is MessageState.PAUSED:
-        paused, received, wanted = 1, min(row.received, size), size
+        paused, received = 1, min(row.received, size)
     elif st is MessageState.FAILED:
-        failed = 1
+        failed, received = 1, min(row.received, size)
+    else:
+        remote, received = 1, min(row.received, size)
     marked = 1 if row.marked else 0
-    return (1, stored, active, paused, failed, size, received, wanted, rate, marked,
+    return (1, stored, active, paused, failed, remote, size, received, rate, marked,
             size * marked)
 
 
@@ -88,9 +96,9 @@ class TotalsCounter:
             active=active,
             paused=int(v[3]),
             failed=int(v[4]),
-            bytes_total=int(v[5]),
-            bytes_received=int(v[6]),
-            bytes_wanted=int(v[7]),
+            remote=int(v[5]),
+            bytes_total=int(v[6]),
+            bytes_received=int(v[7]),
             rate=max(0.0, v[8]) if active else 0.0,  # float sums drift; none moving is 0
             marked=int(v[9]),
             marked_bytes=int(v[10]),

@@ -1,5 +1,5 @@
-"""The side list of accounts: one item per runner, in the window's order, showing its name,
-state icon and status line."""
+"""The side list of accounts: one item per runner, in the registry's order, showing its
+name, state icon and status line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gui.runner import AccountRunner
 
 
 class AccountList(QListWidget):
-    """Row i shows the window's runners[i]; the window keeps the two in step."""
+    """Row i shows the registry's runners()[i]; the window keeps the two in step."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -21,18 +21,20 @@ class AccountList(QListWidget):
         self.setToolTip("Your accounts and their connection state")
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
-    def append(self, runner: AccountRunner) -> None:
-        item = QListWidgetItem()
-        item.setData(Qt.ItemDataRole.UserRole, id(runner))
-        self.addItem(item)
-
-    def move_last_to(self, index: int) -> None:
-        self.insertItem(index, self.takeItem(self.count() - 1))
+    def insert_quietly(self, index: int) -> None:
+        self.blockSignals(True)
+        self.insertItem(index, QListWidgetItem())
+        self.blockSignals(False)
 
     def remove_quietly(self, index: int) -> None:
-        """Without currentRowChanged: the window picks the next account itself."""
+        """Without currentRowChanged: the registry picks the next account itself."""
         self.blockSignals(True)
         self.takeItem(index)
+        self.blockSignals(False)
+
+    def select_quietly(self, index: int) -> None:
+        self.blockSignals(True)
+        self.setCurrentRow(index)
         self.blockSignals(False)
 
     def refresh(self, runners: Sequence[AccountRunner]) -> None:

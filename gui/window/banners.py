@@ -1,14 +1,19 @@
-"""The coloured banners above the message list: a connection error, and pending deletions.
+"""The coloured banners over the bottom of the message list: a connection error, and
+pending deletions.
 
 A banner, not a status-bar message: marked messages are deleted on the server only on
-commit, and that must stay in view until the user commits or unmarks.
+commit, and that must stay in view until the user commits or unmarks. They sit in a
+BannerArea that the table reserves at its bottom edge, so a banner that appears never
+moves the rows under the pointer (a second click lands where the first one did).
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.engine.events import ConnectionState
+from core.text import sanitize
 from gui import fmt, icons
 from gui.models.totals import Totals
 from gui.runner import AccountRunner
@@ -17,6 +22,12 @@ from gui.window.commands import messages
 
 class Banner(QFrame):
     """A framed, tinted row of widgets; hidden until there is something to say."""
+
+    shownChanged = Signal()
+
+    def setVisible(self, visible: bool) -> None:
+        super().setVisible(visible)
+        self.shownChanged.emit()
 
     def __init__(self, name: str, bg: str, fg: str) -> None:
         super().__init__()
@@ -45,7 +56,7 @@ class ErrorBanner(Banner):
         show = runner is not None and err is not None and (
             runner.connection.state is ConnectionState.FAILED or runner.needs_password)
         if show and err is not None:
-            self.label.setText(err.message)
+            self.label.setText(sanitize(err.message))
         self.setVisible(bool(show))
 
 
@@ -79,3 +90,33 @@ class MarksBanner(Banner):
                 "for deletion.</b> They are deleted on the server only when you commit "
                 "(Ctrl+Return); until then nothing changes there.")
         self.setVisible(t.marked > 0)
+
+
+class BannerArea(QWidget):
+    """The banners, stacked; ``heightChanged`` tells the table how much room to keep."""
+
+    heightChanged = Signal(int)
+
+    def __init__(self, banners: list[Banner], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("bannerArea")
+        column = QVBoxLayout(self)
+        column.setContentsMargins(4, 2, 4, 2)
+        column.setSpacing(2)
+        for banner in banners:
+            column.addWidget(banner)
+            banner.shownChanged.connect(self.relayout)
+        self._height = 0
+        self.hide()
+
+    def relayout(self) -> None:
+        layout = self.layout()
+        shown = any(w.isVisibleTo(self) for w in self.findChildren(Banner))
+        height = 0
+        if shown and layout is not None:
+            layout.activate()
+            height = self.sizeHint().height()
+        self.setVisible(shown)
+        if height != self._height:
+            self._height = height
+            self.heightChanged.emit(height)

@@ -1,26 +1,25 @@
-"""What the message commands do to the current account: download, pause, mark, commit…
+"""The message commands: functions of (runner, selection, host).
 
-They act on the selection in the message table or on the whole list, and only ask the
-account's runner; the window decides when they are enabled (gui.window.actions).
+Each acts on one account's runner and the selected messages (UIDL and state pairs), and
+asks the Host for anything it shows; none of them knows the window. The window binds
+them to its actions (gui.window.actions), which also decide when they are enabled.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from core.engine.events import CommitFinished, ConnectionState, MessageState
+from core.text import sanitize
 from gui import fmt
-from gui.models.columns import Column, PathRole, StateRole, UidlRole
+from gui.host import Host
+from gui.models.columns import ServerState
+from gui.runner import AccountRunner
 
-if TYPE_CHECKING:
-    from gui.window.mainwindow import MainWindow
-
-# What the transfer commands may apply to.
-ACTIVE = (MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED)
-RESUMABLE = (MessageState.PAUSED, MessageState.FAILED, MessageState.REMOTE)
+Selection = Sequence[tuple[str, MessageState]]
+Command = Callable[[AccountRunner, Selection, Host], None]
 
 
 def messages(n: int) -> str:
@@ -30,7 +29,7 @@ def messages(n: int) -> str:
 
 def commit_report(name: str, event: CommitFinished) -> str:
     """What the server did with a commit, in words, quoting its answer."""
-    answer = event.text.strip() or ("OK" if event.ok else "no answer")
+    answer = sanitize(event.text.strip()) or ("OK" if event.ok else "no answer")
     if event.ok:
         return (f"The server “{name}” deleted {messages(len(event.deleted))}. "
                 f"It answered: “{answer}”")
@@ -38,186 +37,140 @@ def commit_report(name: str, event: CommitFinished) -> str:
             f"“{answer}”. The messages stay marked; commit again later.")
 
 
-class MessageCommands(QObject):
-    """The slots behind the message actions, for the window's current account."""
+def check(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    """F5: connect if not connected (that loads the list), else reload the list."""
+    if runner.connection.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
+        runner.retry_now()
+    else:
+        runner.refresh()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
 
-    def _selected(self) -> list[tuple[str, MessageState]]:
-        return self._window.table.selected_states()
+def retry_now(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    runner.retry_now()
 
-    @Slot()
-    def check(self) -> None:
-        """F5: connect if not connected (that loads the list), else reload the list."""
-        runner = self._window.current
-        if runner is None:
-            return
-        if runner.connection.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
-            runner.retry_now()
-        else:
-            runner.refresh()
 
-    @Slot()
-    def retry_now(self) -> None:
-        if self._window.current is not None:
-            self._window.current.retry_now()
+def download_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    uidls = [u for u, st in selection if st.resumable]
+    if uidls:
+        runner.download(uidls)
 
-    @Slot()
-    def download_selected(self) -> None:
-        runner = self._window.current
-        if runner is None:
-            return
-        uidls = [u for u, st in self._selected()
-                 if st not in (MessageState.STORED, MessageState.GONE)]
-        if uidls:
-            runner.download(uidls)
 
-    @Slot()
-    def download_all(self) -> None:
-        if self._window.current is not None:
-            self._window.current.download(None)
+def download_all(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    runner.download(None)
 
-    @Slot()
-    def toggle_selected(self) -> None:
-        """Space: pause what moves in the selection; else resume what is paused in it."""
-        runner = self._window.current
-        if runner is None:
-            return
-        states = self._selected()
-        active = [u for u, st in states if st in ACTIVE]
-        if active:
-            runner.pause(active)
-            return
-        waiting = [u for u, st in states if st in RESUMABLE]
-        if waiting:
-            runner.resume(waiting)
 
-    @Slot()
-    def pause_all(self) -> None:
-        if self._window.current is not None:
-            self._window.current.pause(None)
+def toggle_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    """Space: pause what moves in the selection; else resume what is paused in it."""
+    active = [u for u, st in selection if st.active]
+    if active:
+        runner.pause(active)
+        return
+    waiting = [u for u, st in selection if st.resumable]
+    if waiting:
+        runner.resume(waiting)
 
-    @Slot()
-    def resume_all(self) -> None:
-        """Every paused message, by UIDL: also those paused in an earlier session (the
-        engine's resume(None) covers only what was paused since it started)."""
-        runner = self._window.current
-        if runner is None:
-            return
-        model = runner.model
-        paused = [u for u in model.uidls() if model.state_of(u) == MessageState.PAUSED]
-        if paused:
-            runner.resume(paused)
 
-    @Slot()
-    def cancel_selected(self) -> None:
-        runner = self._window.current
-        if runner is None:
-            return
-        uidls = [u for u, st in self._selected() if st in ACTIVE or st == MessageState.PAUSED]
-        if uidls:
-            runner.cancel(uidls)
+def pause_all(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    runner.pause(None)
 
-    @Slot()
-    def mark_selected(self) -> None:
-        runner = self._window.current
-        if runner is None:
-            return
-        uidls = [u for u, st in self._selected() if st != MessageState.GONE]
-        if uidls:
-            runner.mark(uidls)
 
-    @Slot()
-    def unmark_selected(self) -> None:
-        runner = self._window.current
-        if runner is not None and self._window.table.selected_uidls():
-            runner.unmark(self._window.table.selected_uidls())
+def resume_all(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    """Every paused message, by UIDL: also those paused in an earlier session (the
+    engine's resume(None) covers only what was paused since it started)."""
+    model = runner.model
+    paused = [u for u in model.uidls() if model.state_of(u) is MessageState.PAUSED]
+    if paused:
+        runner.resume(paused)
 
-    @Slot()
-    def unmark_all(self) -> None:
-        runner = self._window.current
-        if runner is not None:
-            marked = runner.model.marked_uidls()
-            if marked:
-                runner.unmark(marked)
 
-    @Slot()
-    def mark_stored(self) -> None:
-        runner = self._window.current
-        if runner is None:
-            return
-        model = runner.model
-        stored = [u for u in model.uidls() if model.state_of(u) == MessageState.STORED]
-        if stored:
-            runner.mark(stored)
+def cancel_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    uidls = [u for u, st in selection if st.active or st is MessageState.PAUSED]
+    if uidls:
+        runner.cancel(uidls)
 
-    @Slot()
-    def commit(self) -> None:
-        """Ask first: deleting on the server cannot be undone."""
-        window = self._window
-        runner = window.current
-        if runner is None:
-            return
-        t = runner.model.totals()
-        if t.marked == 0:
-            window.statusBar().showMessage("No message is marked for deletion.", 5000)
-            return
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, "Delete on the server",
-            f"Delete {messages(t.marked)} ({fmt.size(t.marked_bytes)}) from the server "
-            f"“{runner.name}”?",
-            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, window)
-        box.setObjectName("commitConfirm")
-        not_stored = [u for u in runner.model.marked_uidls()
-                      if runner.model.state_of(u) != MessageState.STORED]
-        extra = ""
-        if not_stored:
-            extra = (f"\n\n{messages(len(not_stored)).capitalize()} of them "
-                     f"{'is' if len(not_stored) == 1 else 'are'} not downloaded: "
-                     "they will be gone for good.")
-        box.setInformativeText("popfetch ends the session with QUIT and the server removes "
-                               "them. This cannot be undone." + extra)
-        box.button(QMessageBox.StandardButton.Ok).setText("Delete on server")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        if box.exec() != QMessageBox.StandardButton.Ok:
-            return
-        window.statusBar().showMessage("Committing: the server deletes the marked messages…")
+
+def mark_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    uidls = [u for u, st in selection if st is not MessageState.GONE and on_server(runner, u)]
+    if uidls:
+        runner.mark(uidls)
+
+
+def unmark_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    if selection:
+        runner.unmark([u for u, _ in selection])
+
+
+def unmark_all(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    marked = runner.model.marked_uidls()
+    if marked:
+        runner.unmark(marked)
+
+
+def mark_stored(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    model = runner.model
+    stored = [u for u in model.uidls()
+              if model.state_of(u) is MessageState.STORED and on_server(runner, u)]
+    if stored:
+        runner.mark(stored)
+
+
+def on_server(runner: AccountRunner, uidl: str) -> bool:
+    """Whether the last list had it (a stored message deleted there cannot be marked)."""
+    return runner.model.server_state_of(uidl) is ServerState.PRESENT
+
+
+def commit(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    """Ask first (deleting on the server cannot be undone); the answer commits."""
+    t = runner.model.totals()
+    if t.marked == 0:
+        host.show_status("No message is marked for deletion.", 5000)
+        return
+    box = QMessageBox(
+        QMessageBox.Icon.Warning, "Delete on the server",
+        f"Delete {messages(t.marked)} ({fmt.size(t.marked_bytes)}) from the server "
+        f"“{runner.name}”?",
+        QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, host.widget())
+    box.setObjectName("commitConfirm")
+    not_stored = [u for u in runner.model.marked_uidls()
+                  if runner.model.state_of(u) is not MessageState.STORED]
+    extra = ""
+    if not_stored:
+        extra = (f"\n\n{messages(len(not_stored)).capitalize()} of them "
+                 f"{'is' if len(not_stored) == 1 else 'are'} not downloaded: "
+                 "they will be gone for good.")
+    box.setInformativeText("popfetch ends the session with QUIT and the server removes "
+                           "them. This cannot be undone." + extra)
+    box.button(QMessageBox.StandardButton.Ok).setText("Delete on server")
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+    def confirmed() -> None:
+        host.show_status("Committing: the server deletes the marked messages…")
         runner.commit()
 
-    @Slot()
-    def disconnect(self) -> None:
-        if self._window.current is not None:
-            self._window.current.disconnect()
-            self._window.statusBar().showMessage(
-                "Disconnected without committing: nothing was deleted on the server.", 8000)
+    box.accepted.connect(confirmed)
+    host.show_dialog(box)
 
-    @Slot()
-    def open_selected(self) -> None:
-        rows = self._window.table.selectionModel().selectedRows()
-        if rows:
-            self.open_index(rows[0])
 
-    @Slot(QModelIndex)
-    def open_index(self, index: QModelIndex) -> None:
-        """Show a stored message; download one that is not here yet."""
-        window = self._window
-        if window.current is None:
+def end_session(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    runner.end_session()
+    host.show_status("Disconnected without committing: nothing was deleted on the server.",
+                     8000)
+
+
+def open_selected(runner: AccountRunner, selection: Selection, host: Host) -> None:
+    """Show the first selected message if it is stored; download it if it is not here."""
+    if not selection:
+        return
+    uidl, state = selection[0]
+    if state is MessageState.STORED:
+        path = runner.model.path_of(uidl)
+        if not path:
+            host.show_status("The stored copy of this message is no longer in the Maildir "
+                             "(a mail program may have moved or deleted it).", 6000)
             return
-        proxy = window.proxy
-        state = proxy.data(index, StateRole)
-        uidl = str(proxy.data(index, UidlRole))
-        if state == MessageState.STORED:
-            path = str(proxy.data(index, PathRole) or "")
-            if path:
-                from gui.dialogs.viewer import MessageViewer
+        from gui.dialogs.viewer import MessageViewer
 
-                subject = str(proxy.data(index.siblingAtColumn(Column.SUBJECT)) or "")
-                window.show_dialog(MessageViewer(path, subject, window))
-            else:
-                window.statusBar().showMessage(
-                    "This message was stored in an earlier session; open it from the "
-                    "Maildir with your mail program.", 6000)
-        elif state in RESUMABLE:
-            window.current.download([uidl])
+        host.show_dialog(MessageViewer(path, runner.model.subject_of(uidl),
+                                       runner.model.size_of(uidl), host, host.widget()))
+    elif state.resumable:
+        runner.download([uidl])

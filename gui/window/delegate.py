@@ -14,16 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.events import MessageState
-from gui.models.columns import (
-    Column,
-    DetailRole,
-    MarkedRole,
-    RateRole,
-    ReceivedRole,
-    StateRole,
-    TotalRole,
-)
-from gui.models.rows import progress_text
+from gui.models.columns import Column, MarkedRole, ReceivedRole, StateRole, TotalRole
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -65,27 +56,38 @@ class MessageDelegate(QStyledItemDelegate):
 
         received = int(index.data(ReceivedRole) or 0)
         total = int(index.data(TotalRole) or 0)
-        rate = float(index.data(RateRole) or 0.0)
-        detail = str(index.data(DetailRole) or "")
-        bar = QStyleOptionProgressBar()
-        bar.rect = QRect(option.rect).adjusted(2, 2, -2, -2)
-        bar.minimum = 0
-        bar.maximum = 1000
-        bar.progress = 0 if total <= 0 else min(1000, received * 1000 // total)
-        bar.text = progress_text(state, received, total, rate, detail)
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
-        bar.palette = QPalette(option.palette)
-        bar.fontMetrics = option.fontMetrics
-        if state in (MessageState.PAUSED, MessageState.STALLED, MessageState.QUEUED):
-            # a muted bar for transfers that are not moving
-            bar.palette.setColor(QPalette.ColorRole.Highlight, QColor("#c3ccd5"))
-            bar.palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#1f2933"))
+        bar = bar_option(option, state, received, total)
         painter.save()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+        # The text in one colour over the whole bar: the style's own text changes colour
+        # where the filled part ends, mid-word.
         if index.data(MarkedRole):
             font = painter.font()
             font.setStrikeOut(True)
             painter.setFont(font)
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+        painter.setPen(TEXT_COLOUR)
+        painter.drawText(bar.rect, Qt.AlignmentFlag.AlignCenter,
+                         str(index.data(Qt.ItemDataRole.DisplayRole) or ""))
         painter.restore()
+
+
+TEXT_COLOUR = QColor("#1f2933")  # dark on the light bar colours and on the empty groove
+MOVING = QColor("#8cc4f0")  # the bar of a message downloading
+STILL = QColor("#c3ccd5")  # paused, stalled, queued
+
+
+def bar_option(option: QStyleOptionViewItem, state: object, received: int,
+               total: int) -> QStyleOptionProgressBar:
+    """The bar without text (the delegate writes it), muted unless it moves."""
+    bar = QStyleOptionProgressBar()
+    bar.rect = QRect(option.rect).adjusted(2, 2, -2, -2)
+    bar.minimum = 0
+    bar.maximum = 1000
+    bar.progress = 0 if total <= 0 else min(1000, received * 1000 // total)
+    bar.textVisible = False
+    bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+    bar.palette = QPalette(option.palette)
+    bar.fontMetrics = option.fontMetrics
+    bar.palette.setColor(QPalette.ColorRole.Highlight,
+                         MOVING if state is MessageState.DOWNLOADING else STILL)
+    return bar

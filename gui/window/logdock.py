@@ -1,4 +1,8 @@
-"""The protocol log: a dock with the session transcript (the engine has redacted secrets)."""
+"""The protocol log: a dock with the session transcript (the engine has redacted secrets).
+
+Server text is sanitized before it is shown, and keep-alives (a NOOP every few seconds
+while a session idles) collapse into one line per run that counts them.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.events import TranscriptLine
+from core.text import sanitize
 
 MAX_LINES = 20_000
 FLUSH_MS = 100
@@ -44,6 +49,8 @@ class LogDock(QDockWidget):
         layout.addLayout(row)
         self.setWidget(inner)
         self._pending: list[str] = []  # not yet shown
+        self._noop_answer: set[str] = set()  # accounts whose NOOP awaits its +OK
+        self._keepalives: dict[str, tuple[str, int, str]] = {}  # account: (since, n, line)
         self._lines: deque[str] = deque(maxlen=MAX_LINES)  # everything kept
         self.visibilityChanged.connect(self._visibility)
         self._timer = QTimer(self)
@@ -54,10 +61,50 @@ class LogDock(QDockWidget):
                              | Qt.DockWidgetArea.RightDockWidgetArea)
 
     def add(self, account: str, events: list[TranscriptLine]) -> None:
-        prefix = f"{time.strftime('%H:%M:%S')} {account} "
-        self._push([f"{prefix}{'C:' if ev.sent else 'S:'} {ev.text}" for ev in events])
+        stamp = time.strftime("%H:%M:%S")
+        prefix = f"{stamp} {account} "
+        lines: list[str] = []
+        for ev in events:
+            if ev.sent and ev.text.strip().upper() == "NOOP":
+                self._push(lines)
+                lines = []
+                self._keepalive(account, stamp)
+                self._noop_answer.add(account)
+                continue
+            if not ev.sent and account in self._noop_answer:
+                self._noop_answer.discard(account)
+                if ev.text.startswith("+OK"):
+                    continue
+            self._keepalives.pop(account, None)  # other traffic ends the run
+            lines.append(f"{prefix}{'C:' if ev.sent else 'S:'} {sanitize(ev.text, 2000)}")
+        self._push(lines)
+
+    def _keepalive(self, account: str, stamp: str) -> None:
+        """One line per run of keep-alives, counting them, rewritten in place."""
+        run = self._keepalives.get(account)
+        since, n = (run[0], run[1] + 1) if run else (stamp, 1)
+        line = f"{stamp} {account} -- keep-alive (NOOP): {n} since {since}"
+        if run is not None and self._lines and self._lines[-1] == run[2]:
+            self._replace_last(run[2], line)
+        else:
+            self._push([line])
+        self._keepalives[account] = (since, n, line)
+
+    def _replace_last(self, old: str, new: str) -> None:
+        self._lines[-1] = new
+        if self._pending and self._pending[-1] == old:
+            self._pending[-1] = new
+            return
+        block = self.text.document().lastBlock()
+        if self.isVisible() and block.text() == old:
+            cursor = QTextCursor(block)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock,
+                                QTextCursor.MoveMode.KeepAnchor)
+            cursor.insertText(new)
 
     def _push(self, lines: list[str]) -> None:
+        if not lines:
+            return
         self._lines.extend(lines)
         if not self.isVisible():
             return  # the text widget is filled when the dock is shown
@@ -75,7 +122,7 @@ class LogDock(QDockWidget):
             self.text.moveCursor(QTextCursor.MoveOperation.End)
 
     def note(self, account: str, text: str) -> None:
-        self._push([f"{time.strftime('%H:%M:%S')} {account} -- {text}"])
+        self._push([f"{time.strftime('%H:%M:%S')} {account} -- {sanitize(text, 2000)}"])
 
     @Slot()
     def clear(self) -> None:

@@ -1,10 +1,10 @@
 """The main window: accounts on the left, the message list on the right, status below.
 
-The window lays out the widgets and wires each account's runner to them; the pieces
-with a job of their own are small objects it owns: the actions (gui.window.actions), the
-message commands (gui.window.commands), account management (gui.window.accountmanager),
-the message table (gui.window.messagetable), the banners (gui.window.banners), the
-engine's dialogs (gui.dialogs.prompts) and the quit question (gui.window.closing).
+The window lays out the widgets and composes the parts, each given only what it needs:
+the runner registry (gui.registry), the actions bound to command functions of (runner,
+selection, host) (gui.window.actions, gui.window.commands), account management
+(gui.window.accountmanager), the engine's dialogs (gui.dialogs.prompts) and the quit
+question (gui.window.closing). The window is their Host: it shows dialogs and messages.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QLabel,
     QLineEdit,
@@ -31,20 +33,25 @@ from PySide6.QtWidgets import (
 )
 
 from core import __version__
-from core.accounts import Account, AccountBook
+from core.accounts import Account, AccountBook, data_dir
 from core.engine.events import CommitFinished, ConnectionChanged, ConnectionState, ErrorOccurred
+from core.text import sanitize
 from gui import icons
 from gui.demo import DemoService
+from gui.dialogs.help import files_box, shortcuts_box
 from gui.dialogs.prompts import Prompts
+from gui.dialogs.settings import SettingsDialog
 from gui.keyring_access import KeychainAccess
 from gui.models.filterproxy import MessageFilterProxy
+from gui.registry import RunnerRegistry
 from gui.runner import AccountRunner, EngineFactory, default_engine_factory
+from gui.settings import AppSettings
 from gui.window.accountlist import AccountList
 from gui.window.accountmanager import AccountManager
 from gui.window.actions import WindowActions
-from gui.window.banners import ErrorBanner, MarksBanner
+from gui.window.banners import BannerArea, ErrorBanner, MarksBanner
 from gui.window.closing import CloseGuard
-from gui.window.commands import MessageCommands, commit_report
+from gui.window.commands import Command, commit_report
 from gui.window.logdock import LogDock
 from gui.window.messagetable import MessageTable
 from gui.window.statusbar import StatusPanel
@@ -64,59 +71,87 @@ class MainWindow(QMainWindow):
     ):
         super().__init__()
         self.settings = settings
+        self.app_settings = AppSettings(settings)
         self.book = book if book is not None else AccountBook()
         self.keychain = keychain if keychain is not None else KeychainAccess(self)
         self.engine_factory = engine_factory
         self.engine_kwargs = engine_kwargs or {}
-        self.demo_factory = demo_factory
-        self.runners: list[AccountRunner] = []
-        self.current: AccountRunner | None = None
-        self.last_report: str = ""  # the last commit report shown (tests read it)
+        self.registry = RunnerRegistry(self)
+        self.last_report: str = ""  # the last commit report shown
         self._dialogs: list[QDialog] = []
 
         self.setObjectName("mainWindow")
         self.setWindowTitle("popfetch")
         self.setWindowIcon(icons.app_icon())
-        self.commands = MessageCommands(self)
-        self.accounts = AccountManager(self)
-        self.closer = CloseGuard(self)
-        self.prompts = Prompts(self)
-        self.acts = WindowActions(self)
-        self._name_actions()
+        self.accounts = AccountManager(self.registry, self, self.book, self.keychain,
+                                       self.make_runner, demo_factory, self)
+        self.closer = CloseGuard(self.registry, self, self.close, self)
+        self.prompts = Prompts(self, self.book, self)
+        self.acts = WindowActions(self, self._bind)
         self._build_ui()
-        self.acts.fill_menus(self.menuBar(), (self.act_log, self.toolbar.toggleViewAction()))
+        self._connect_actions()
+        self.acts.fill_menus(self.menuBar(), (self.toolbar.toggleViewAction(),))
         self._restore_settings()
-        self._update_actions()
+        self.registry.added.connect(self._runner_added)
+        self.registry.removed.connect(self._runner_removed)
+        self.registry.currentChanged.connect(self._current_changed)
+        self.registry.changed.connect(self._runner_changed)
+        self.accounts.demoAvailable.connect(self._demo_available)
+        self._current_changed(None)
         self.keychain.saved.connect(self.prompts.password_saved)
+        self.keychain.failed.connect(lambda text: self.report_error("Keychain", text))
         self.keychain.probe()
+
+    # ================================================================== Host
+
+    def widget(self) -> QWidget:
+        return self
+
+    def show_dialog(self, dialog: QDialog) -> None:
+        """Non-blocking: the event loop (and so the transfers' progress) keeps running."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _=0, d=dialog: self._dialogs.remove(d)
+                                if d in self._dialogs else None)
+        dialog.open()
+
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def report_error(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, sanitize(text, 2000),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorReport")
+        self.show_dialog(box)
+
+    def open_dialogs(self) -> list[QDialog]:
+        return list(self._dialogs)
 
     # ================================================================== construction
 
-    def _name_actions(self) -> None:
-        """The actions under their window names (tests and the screenshot script use them)."""
-        a = self.acts
-        self.act_check = a.check
-        self.act_download = a.download
-        self.act_download_all = a.download_all
-        self.act_toggle = a.toggle
-        self.act_pause_all = a.pause_all
-        self.act_resume_all = a.resume_all
-        self.act_cancel = a.cancel
-        self.act_mark = a.mark
-        self.act_unmark = a.unmark
-        self.act_unmark_all = a.unmark_all
-        self.act_mark_stored = a.mark_stored
-        self.act_commit = a.commit
-        self.act_disconnect = a.disconnect
-        self.act_retry = a.retry
-        self.act_open = a.open
-        self.act_filter = a.filter
-        self.act_add = a.add
-        self.act_edit = a.edit
-        self.act_remove = a.remove
-        self.act_demo = a.demo
-        self.act_about = a.about
-        self.act_quit = a.quit
+    @property
+    def current(self) -> AccountRunner | None:
+        return self.registry.current
+
+    @property
+    def runners(self) -> list[AccountRunner]:
+        return self.registry.runners()
+
+    @property
+    def demo_factory(self) -> Callable[[], DemoService]:
+        return self.accounts.demo_factory
+
+    @demo_factory.setter
+    def demo_factory(self, factory: Callable[[], DemoService]) -> None:
+        self.accounts.demo_factory = factory
+
+    def _bind(self, command: Command) -> Callable[[], None]:
+        """A slot that runs ``command`` on the current account and the selection."""
+        def run() -> None:
+            runner = self.registry.current
+            if runner is not None:
+                command(runner, self.table.selected_states(), self)
+        return run
 
     def _build_ui(self) -> None:
         # --- left: accounts
@@ -125,35 +160,24 @@ class MainWindow(QMainWindow):
         lv.setContentsMargins(4, 4, 0, 4)
         lv.addWidget(QLabel("<b>Accounts</b>"))
         self.account_list = AccountList()
-        self.account_list.currentRowChanged.connect(self._account_selected)
+        self.account_list.currentRowChanged.connect(self._account_clicked)
         for act in self.acts.account_actions():
             self.account_list.addAction(act)
         lv.addWidget(self.account_list, 1)
         add = QPushButton(icons.icon("account"), "Add account…")
-        add.setToolTip(self.act_add.toolTip())
-        add.clicked.connect(self.accounts.add_account)
+        add.setToolTip(self.acts.add.toolTip())
+        add.clicked.connect(self.acts.add.trigger)
         lv.addWidget(add)
 
         # --- right: welcome page or messages page
         self.stack = QStackedWidget()
         self.welcome = WelcomePage()
-        self.welcome_add = self.welcome.add_button
-        self.welcome_demo = self.welcome.demo_button
-        self.welcome_add.clicked.connect(self.accounts.add_account)
-        self.welcome_demo.clicked.connect(self.accounts.start_demo)
+        self.welcome.add_button.clicked.connect(self.acts.add.trigger)
+        self.welcome.demo_button.clicked.connect(self.acts.demo.trigger)
         self.stack.addWidget(self.welcome)
         page = QWidget()
         pv = QVBoxLayout(page)
         pv.setContentsMargins(0, 4, 4, 0)
-
-        self.error_banner = ErrorBanner()
-        self.error_banner.retry.clicked.connect(self.commands.retry_now)
-        pv.addWidget(self.error_banner)
-        self.marks_banner = MarksBanner(self.act_commit.toolTip(), self.act_unmark_all.toolTip())
-        self.marks_banner.commit.clicked.connect(self.commands.commit)
-        self.marks_banner.unmark.clicked.connect(self.commands.unmark_all)
-        self.marks_label = self.marks_banner.label
-        pv.addWidget(self.marks_banner)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("filterEdit")
@@ -165,12 +189,22 @@ class MainWindow(QMainWindow):
         self.proxy = MessageFilterProxy(self)
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
         self.table = MessageTable(self.proxy)
-        self.table.doubleClicked.connect(self.commands.open_index)
-        self.table.addAction(self.act_open)
+        self.table.doubleClicked.connect(self.acts.open.trigger)
+        self.table.addAction(self.acts.open)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         pv.addWidget(self.table, 1)
+
+        self.error_banner = ErrorBanner()
+        self.error_banner.retry.clicked.connect(self.acts.retry.trigger)
+        self.marks_banner = MarksBanner(self.acts.commit.toolTip(),
+                                        self.acts.unmark_all.toolTip())
+        self.marks_banner.commit.clicked.connect(self.acts.commit.trigger)
+        self.marks_banner.unmark.clicked.connect(self.acts.unmark_all.trigger)
+        self.banners = BannerArea([self.error_banner, self.marks_banner])
+        self.table.keep_bottom(self.banners)
+        self.banners.heightChanged.connect(self.table.reserve)
         self.stack.addWidget(page)
         self.messages_page = page
 
@@ -194,24 +228,31 @@ class MainWindow(QMainWindow):
         self.log = LogDock(self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log)
         self.log.hide()
-        self.act_log = self.log.toggleViewAction()
-        self.act_log.setShortcut(QKeySequence("Ctrl+L"))
-        self.act_log.setToolTip("Show the protocol log (Ctrl+L)")
+        self.log.visibilityChanged.connect(self.acts.log.setChecked)
 
         # --- status bar
-        self.status = StatusPanel(self.statusBar(), self.act_retry, self)
-        self.status.retry_button.clicked.connect(self.commands.retry_now)
-        # short names for the pieces (tests and the screenshot script read them)
-        self.conn_label = self.status.conn_label
-        self.secure_label = self.status.secure_label
-        self.resume_label = self.status.resume_label
-        self.retry_button = self.status.retry_button
-        self.overall = self.status.overall
+        self.status = StatusPanel(self.statusBar(), self.acts.retry, self)
+        self.status.retry_button.clicked.connect(self.acts.retry.trigger)
         self._totals_timer = QTimer(self)  # status bar figures at most 4 times a second
         self._totals_timer.setSingleShot(True)
         self._totals_timer.setInterval(250)
         self._totals_timer.timeout.connect(self._update_totals)
-        self._update_connection_ui()
+
+    def _connect_actions(self) -> None:
+        a = self.acts
+        a.filter.triggered.connect(self.focus_filter)
+        a.log.toggled.connect(self.log.setVisible)
+        a.add.triggered.connect(self.accounts.add_account)
+        a.edit.triggered.connect(self.accounts.edit_account)
+        a.remove.triggered.connect(self.accounts.remove_account)
+        a.demo.triggered.connect(self.accounts.start_demo)
+        a.settings.triggered.connect(self.open_settings)
+        a.shortcuts.triggered.connect(
+            lambda: self.show_dialog(shortcuts_box(self.acts.shortcut_table(), self)))
+        a.files.triggered.connect(lambda: self.show_dialog(files_box(self)))
+        a.about.triggered.connect(self.about)
+        a.about_qt.triggered.connect(QApplication.aboutQt)
+        a.quit.triggered.connect(self.close)
 
     def _table_menu(self, pos: QPoint) -> None:
         self.acts.message_menu(self).popup(self.table.viewport().mapToGlobal(pos))
@@ -241,15 +282,22 @@ class MainWindow(QMainWindow):
         header = self.table.header_state()
         if header is not None:
             s.setValue("table/header", header)
-        if self.current is not None and not self.current.demo:
-            s.setValue("accounts/current", self.current.account.key)
+        current = self.registry.current
+        if current is not None and not current.demo:
+            self.app_settings.current_account = current.account.key
         s.sync()
+
+    @Slot()
+    def open_settings(self) -> None:
+        demo = self.accounts.demo
+        root = demo.root if demo is not None else data_dir() / "demo"
+        self.show_dialog(SettingsDialog(self.app_settings, Path(root), demo is not None, self))
 
     # ================================================================== accounts
 
-    # the account commands app.py and the tests call on the window
     def load_accounts(self) -> None:
-        self.accounts.load_accounts()
+        self.accounts.load_accounts(self.app_settings.current_account,
+                                    connect=self.app_settings.connect_at_start)
 
     def add_account(self) -> None:
         self.accounts.add_account()
@@ -257,70 +305,63 @@ class MainWindow(QMainWindow):
     def start_demo(self) -> None:
         self.accounts.start_demo()
 
-    def add_runner(self, account: Account, *, demo: bool = False,
-                   fixed_password: str | None = None,
-                   engine_factory: EngineFactory | None = None) -> AccountRunner:
-        """Create the account's runner, list it and wire its signals to the window."""
-        runner = AccountRunner(
+    def make_runner(self, account: Account, *, demo: bool = False,
+                    fixed_password: str | None = None,
+                    engine_factory: EngineFactory | None = None,
+                    state_dir: Path | None = None) -> AccountRunner:
+        return AccountRunner(
             account,
             keychain=None if demo else self.keychain,
             fixed_password=fixed_password,
             engine_factory=engine_factory or self.engine_factory,
             engine_kwargs=self.engine_kwargs,
             demo=demo,
+            state_dir=state_dir,
             parent=self,
         )
-        self.runners.append(runner)
-        self.account_list.append(runner)
-        runner.summaryChanged.connect(self.refresh_account_items)
+
+    def add_runner(self, account: Account, **kwargs: Any) -> AccountRunner:
+        """Create an account's runner and list it (not started)."""
+        runner = self.make_runner(account, **kwargs)
+        self.registry.add(runner)
+        return runner
+
+    def select_runner(self, runner: AccountRunner) -> None:
+        self.registry.set_current(runner)
+
+    @Slot(object, int)
+    def _runner_added(self, runner: AccountRunner, index: int) -> None:
+        self.account_list.insert_quietly(index)
         runner.connectionChanged.connect(self._on_connection)
         runner.errorOccurred.connect(self._on_error)
         runner.commitFinished.connect(self._on_commit_finished)
         runner.passwordNeeded.connect(self.prompts.password)
-        runner.bridge.transcriptLines.connect(
-            lambda lines, r=runner: self.log.add(r.name, lines))
+        runner.bridge.transcriptLines.connect(self._transcript)
         runner.model.totalsChanged.connect(self._schedule_totals)
         runner.model.marksChanged.connect(self._update_marks_banner)
         runner.model.modelReset.connect(self._update_actions)
         runner.model.rowsInserted.connect(self._update_actions)
-        self.refresh_account_items()
-        if self.current is None:
-            self.select_runner(runner)
-        return runner
+        self._refresh_account_items()
 
-    def select_runner(self, runner: AccountRunner) -> None:
-        self.account_list.setCurrentRow(self.runners.index(runner))
-
-    def move_runner(self, runner: AccountRunner, index: int) -> None:
-        """Put ``runner`` at ``index`` in the side list (it was added last)."""
-        self.runners.remove(runner)
-        self.runners.insert(index, runner)
-        self.account_list.move_last_to(index)
-
-    def detach_runner(self, runner: AccountRunner) -> None:
-        """Unlist the runner and cut its signals; stopping it is the caller's job."""
-        index = self.runners.index(runner)
-        for sig in (runner.summaryChanged, runner.connectionChanged, runner.errorOccurred,
-                    runner.commitFinished, runner.passwordNeeded):
+    @Slot(object, int)
+    def _runner_removed(self, runner: AccountRunner, index: int) -> None:
+        for sig in (runner.connectionChanged, runner.errorOccurred, runner.commitFinished,
+                    runner.passwordNeeded, runner.bridge.transcriptLines,
+                    runner.model.totalsChanged, runner.model.marksChanged):
             sig.disconnect()
-        runner.bridge.close()
-        self.runners.pop(index)
-        if self.current is runner:
-            self.current = None
-            self.proxy.setSourceModel(None)
         self.account_list.remove_quietly(index)
-        if self.runners:
-            self.account_list.setCurrentRow(min(index, len(self.runners) - 1))
-            self._account_selected(self.account_list.currentRow())
-        else:
-            self._account_selected(-1)
+        self._refresh_account_items()
 
     @Slot(int)
-    def _account_selected(self, row: int) -> None:
-        runner = self.runners[row] if 0 <= row < len(self.runners) else None
-        if runner is self.current:
-            return
-        self.current = runner
+    def _account_clicked(self, row: int) -> None:
+        runners = self.registry.runners()
+        if 0 <= row < len(runners):
+            self.registry.set_current(runners[row])
+
+    @Slot(object)
+    def _current_changed(self, runner: AccountRunner | None) -> None:
+        if runner is not None:
+            self.account_list.select_quietly(self.registry.index(runner))
         self.table.show_model(runner.model if runner else None)
         self.stack.setCurrentWidget(self.messages_page if runner else self.welcome)
         self.setWindowTitle(f"{runner.name} — popfetch" if runner else "popfetch")
@@ -330,11 +371,20 @@ class MainWindow(QMainWindow):
         self._update_error_banner()
         self._update_actions()
 
-    @Slot()
-    def refresh_account_items(self) -> None:
-        self.account_list.refresh(self.runners)
-        if not self.runners:
-            self.stack.setCurrentWidget(self.welcome)
+    @Slot(object)
+    def _runner_changed(self, runner: AccountRunner) -> None:
+        self._refresh_account_items()
+        if runner is self.registry.current:
+            self._update_connection_ui()
+            self._update_error_banner()
+
+    def _refresh_account_items(self) -> None:
+        self.account_list.refresh(self.registry.runners())
+
+    @Slot(bool)
+    def _demo_available(self, available: bool) -> None:
+        self.welcome.demo_button.setEnabled(available)
+        self.acts.demo.setEnabled(available)
 
     # ================================================================== small commands
 
@@ -345,32 +395,35 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def about(self) -> None:
-        QMessageBox.about(
-            self, "About popfetch",
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "About popfetch",
             f"<h3>popfetch {__version__}</h3>"
             "<p>A desktop POP3 mail fetcher that pauses, resumes and survives dropped "
             "connections. Mail is stored in a Maildir; nothing is deleted on the server "
-            "until you commit.</p><p>MIT licence.</p>")
-
-    def show_dialog(self, dialog: QDialog) -> None:
-        """Non-blocking: the event loop (and so the transfers' progress) keeps running."""
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self._dialogs.append(dialog)
-        dialog.finished.connect(lambda _=0, d=dialog: self._dialogs.remove(d)
-                                if d in self._dialogs else None)
-        dialog.open()
-
-    def open_dialogs(self) -> list[QDialog]:
-        return list(self._dialogs)
+            "until you commit.</p><p>MIT licence.</p>", QMessageBox.StandardButton.Ok, self)
+        box.setIconPixmap(icons.app_icon().pixmap(64, 64))
+        box.setObjectName("aboutBox")
+        self.show_dialog(box)
 
     # ================================================================== events
 
+    def _runner_of(self, obj: object) -> AccountRunner | None:
+        return obj if isinstance(obj, AccountRunner) else None
+
+    @Slot(object)
+    def _transcript(self, lines: list[Any]) -> None:
+        bridge = self.sender()
+        runner = next((r for r in self.registry if r.bridge is bridge), None)
+        if runner is not None:
+            self.log.add(runner.name, lines)
+
     @Slot(object)
     def _on_connection(self, event: ConnectionChanged) -> None:
-        runner = self.sender()
-        if isinstance(runner, AccountRunner):
-            self.log.note(runner.name, f"{event.state.value}: {event.detail}")
-        if runner is self.current:
+        runner = self._runner_of(self.sender())
+        if runner is None:
+            return
+        self.log.note(runner.name, f"{event.state.value}: {event.detail}")
+        if runner is self.registry.current:
             if event.state is ConnectionState.RECONNECTING:
                 self.status.reconnect_at(time.monotonic() + event.retry_in)
             self._update_connection_ui()
@@ -379,8 +432,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_error(self, event: ErrorOccurred) -> None:
-        runner = self.sender()
-        if not isinstance(runner, AccountRunner):
+        runner = self._runner_of(self.sender())
+        if runner is None:
             return
         self.log.note(runner.name, f"error: {event.message}")
         if event.certificate is not None:
@@ -389,33 +442,33 @@ class MainWindow(QMainWindow):
             event.message
         ):
             runner.retry_now()  # asks again, saying the server refused it
-        # A non-fatal error always comes with a reconnect: the connection label says so,
-        # with the reason in its tooltip, and the log keeps it.
-        if runner is self.current:
+        # A non-fatal error comes with a reconnect: the connection label shows its reason.
+        if runner is self.registry.current:
+            self._update_connection_ui()
             self._update_error_banner()
 
     @Slot(object)
     def _on_commit_finished(self, event: CommitFinished) -> None:
-        runner = self.sender()
-        name = runner.name if isinstance(runner, AccountRunner) else "the server"
+        runner = self._runner_of(self.sender())
+        name = runner.name if runner is not None else "the server"
         text = commit_report(name, event)
         self.last_report = text
         self.log.note(name, text)
-        if self.closer.commit_finished(runner):
+        if runner is not None and self.closer.commit_finished(runner):
             return  # quitting: no report box
         box = QMessageBox(QMessageBox.Icon.Information if event.ok else QMessageBox.Icon.Warning,
                           "Commit finished", text, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("commitReport")
         self.show_dialog(box)
-        self.statusBar().showMessage(text, 10000)
+        self.show_status(text, 10000)
 
     # ================================================================== status
 
     def _update_connection_ui(self) -> None:
-        self.status.show_connection(self.current)
+        self.status.show_connection(self.registry.current)
 
     def _update_error_banner(self) -> None:
-        self.error_banner.show_for(self.current)
+        self.error_banner.show_for(self.registry.current)
 
     @Slot()
     def _schedule_totals(self) -> None:
@@ -424,35 +477,30 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_totals(self) -> None:
-        self.status.show_totals(self.current.model.totals() if self.current else None)
+        runner = self.registry.current
+        self.status.show_totals(runner.model.totals() if runner else None)
         self._update_actions()
 
     @Slot()
     def _update_marks_banner(self) -> None:
-        runner = self.current
+        runner = self.registry.current
         self.marks_banner.show_totals(runner.model.totals() if runner is not None else None)
         if runner is not None:
             self._update_actions()
 
     @Slot()
     def _update_actions(self) -> None:
-        runner = self.current
+        runner = self.registry.current
         states = [st for _, st in self.table.selected_states()] if runner is not None else []
         self.acts.update(runner, states)
 
     # ================================================================== closing
 
-    @property
-    def _really_close(self) -> bool:
-        """Close without asking (tests set it; so does the commit-before-quit flow)."""
-        return self.closer.really_close
-
-    @_really_close.setter
-    def _really_close(self, value: bool) -> None:
-        self.closer.really_close = value
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.closer.may_close(event):
+        if not self.app_settings.ask_before_quit:
+            self.closer.really_close = True
+        if not self.closer.may_close():
+            event.ignore()
             return
         self.save_settings()
         self.shutdown()
@@ -463,7 +511,7 @@ class MainWindow(QMainWindow):
         for dialog in list(self._dialogs):
             dialog.close()
         threads = []
-        for runner in self.runners:
+        for runner in self.registry:
             runner.bridge.close()
             t = threading.Thread(target=runner.shutdown, args=(timeout,), daemon=True)
             t.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from core.engine.events import MessageState
@@ -18,8 +19,8 @@ from gui.models.filterproxy import MessageFilterProxy
 from gui.models.model import MessageListModel
 from gui.window.delegate import MessageDelegate
 
-DEFAULT_WIDTHS = {Column.STATE: 28, Column.FROM: 200, Column.SUBJECT: 340,
-                  Column.DATE: 130, Column.SIZE: 80, Column.PROGRESS: 260}
+DEFAULT_WIDTHS = {Column.STATE: 28, Column.FROM: 200, Column.SUBJECT: 320,
+                  Column.DATE: 130, Column.SIZE: 80, Column.SERVER: 110, Column.PROGRESS: 260}
 
 
 class MessageTable(QTableView):
@@ -29,6 +30,8 @@ class MessageTable(QTableView):
         super().__init__(parent)
         self.proxy = proxy
         self._header_state: Any = None
+        self._overlay: QWidget | None = None
+        self._reserved = 0
         self.setObjectName("messageTable")
         self.setModel(self.proxy)
         self.setItemDelegateForColumn(Column.PROGRESS, MessageDelegate(self))
@@ -48,12 +51,39 @@ class MessageTable(QTableView):
         header.setHighlightSections(False)
         header.setMinimumSectionSize(24)
 
+    def keep_bottom(self, overlay: QWidget) -> None:
+        """Show ``overlay`` over the bottom edge, in room taken from the viewport's bottom:
+        the rows above stay where they are whatever its height."""
+        self._overlay = overlay
+        overlay.setParent(self)
+        self._place_overlay()
+
+    def reserve(self, height: int) -> None:
+        self._reserved = height
+        self.setViewportMargins(0, 0, 0, height)
+        self._place_overlay()
+
+    def _place_overlay(self) -> None:
+        if self._overlay is None:
+            return
+        r = self.contentsRect()
+        self._overlay.setGeometry(r.left(), r.bottom() + 1 - self._reserved, r.width(),
+                                  self._reserved)
+        self._overlay.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_overlay()
+
     def show_model(self, model: MessageListModel | None) -> None:
         """Show another account's messages in the same column layout and sort order."""
         header = self.horizontalHeader()
         if self.proxy.columnCount() > 0:
             self._header_state = header.saveState()
-        self.proxy.setSourceModel(model)
+        if model is None:
+            self.proxy.show_nothing()
+        else:
+            self.proxy.setSourceModel(model)
         if self.proxy.columnCount() > 0 and (
             self._header_state is None or not header.restoreState(self._header_state)
         ):
@@ -84,7 +114,7 @@ class MessageTable(QTableView):
         return [str(self.proxy.data(ix, UidlRole)) for ix in rows]
 
     def selected_states(self) -> list[tuple[str, MessageState]]:
-        out = []
+        out: list[tuple[str, MessageState]] = []
         for ix in self.selectionModel().selectedRows():
             out.append((str(self.proxy.data(ix, UidlRole)), self.proxy.data(ix, StateRole)))
         return out

@@ -1,4 +1,9 @@
-"""The status bar: connection (with the reconnect countdown), security, resume, progress."""
+"""The status bar: connection (with the reconnect countdown and its reason), security,
+resume, and the account's overall progress.
+
+Every widget is a permanent one: a passing message (Host.show_status) takes the space on
+the left and never covers the connection state or the Retry button.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,15 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from core.engine.events import ConnectionState
-from gui import fmt
+from core.text import sanitize
+from gui import fmt, icons
 from gui.models.totals import Totals
 from gui.runner import AccountRunner
+
+ICON_PX = 16
 
 
 class StatusPanel(QObject):
@@ -21,25 +29,34 @@ class StatusPanel(QObject):
         super().__init__(parent)
         self.conn_label = QLabel()
         self.conn_label.setObjectName("connectionLabel")
-        self.secure_label = QLabel()
-        self.secure_label.setObjectName("secureLabel")
-        self.resume_label = QLabel()
-        self.resume_label.setObjectName("resumeLabel")
         self.retry_button = QPushButton("Retry now")
         self.retry_button.setObjectName("retryButton")
         self.retry_button.setToolTip(retry_action.toolTip())
         self.retry_button.setFlat(True)
+        self.secure_icon = QLabel()
+        self.secure_icon.setObjectName("secureIcon")
+        self.secure_label = QLabel()
+        self.secure_label.setObjectName("secureLabel")
+        self.resume_label = QLabel()
+        self.resume_label.setObjectName("resumeLabel")
+        # The figures beside the bar, not on it: a style paints a bar's own text in two
+        # colours, changing where the filled part ends.
         self.overall = QProgressBar()
         self.overall.setObjectName("overallProgress")
         self.overall.setRange(0, 1000)
-        self.overall.setMaximumWidth(320)
-        self.overall.setMinimumWidth(220)
-        self.overall.setTextVisible(True)
-        bar.addWidget(self.conn_label)
-        bar.addWidget(self.retry_button)
-        bar.addPermanentWidget(self.secure_label)
-        bar.addPermanentWidget(self.resume_label)
-        bar.addPermanentWidget(self.overall)
+        self.overall.setFixedWidth(120)
+        self.overall.setTextVisible(False)
+        self.overall_label = QLabel()
+        self.overall_label.setObjectName("overallLabel")
+        overall = QWidget()
+        row = QHBoxLayout(overall)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.overall_label)
+        row.addWidget(self.overall)
+        self._overall_box = overall
+        for w in (self.conn_label, self.retry_button, self.secure_icon, self.secure_label,
+                  self.resume_label, overall):
+            bar.addPermanentWidget(w)
         self.retry_button.hide()
         self._runner: AccountRunner | None = None
         self._deadline = 0.0
@@ -60,6 +77,7 @@ class StatusPanel(QObject):
         if runner is None:
             self.conn_label.setText("No account")
             self.secure_label.clear()
+            self.secure_icon.clear()
             self.resume_label.clear()
             self.retry_button.hide()
             self._countdown.stop()
@@ -69,7 +87,11 @@ class StatusPanel(QObject):
         retry_visible = False
         if c.state is ConnectionState.RECONNECTING:
             left = max(0, round(self._deadline - time.monotonic()))
-            text = f"Connection lost — reconnecting in {left} s (attempt {c.attempt})"
+            reason = sanitize(c.detail or runner.retry_reason, 120)
+            head = "Connection lost" if runner.ever_connected else "Cannot connect"
+            if reason:
+                head += f": {reason}"
+            text = f"{head} — retrying in {left} s (attempt {c.attempt})"
             retry_visible = True
             if not self._countdown.isActive():
                 self._countdown.start()
@@ -78,19 +100,22 @@ class StatusPanel(QObject):
             if c.state is ConnectionState.FAILED or runner.needs_password:
                 retry_visible = True
             elif c.state is ConnectionState.DISCONNECTED and runner.engine is None:
-                text = "Starting…"
+                text = "Starting…" if runner.starting else "Not connected"
         self.conn_label.setText(text)
-        self.conn_label.setToolTip(c.detail)
+        self.conn_label.setToolTip(sanitize(c.detail))
         self.retry_button.setVisible(retry_visible)
         if c.state in (ConnectionState.CONNECTED, ConnectionState.COMMITTING):
-            if c.secure:
-                self.secure_label.setText("🔒 Secure (TLS)")
-                self.secure_label.setToolTip("The connection is encrypted and verified")
-            else:
-                self.secure_label.setText("⚠ Not encrypted")
-                self.secure_label.setToolTip("Mail travels in clear text on this connection")
+            secure = c.secure
+            self.secure_icon.setPixmap(
+                icons.icon("secure" if secure else "insecure").pixmap(ICON_PX, ICON_PX))
+            self.secure_label.setText("Secure (TLS)" if secure else "Not encrypted")
+            tip = ("The connection is encrypted and verified" if secure
+                   else "Mail travels in clear text on this connection")
+            self.secure_label.setToolTip(tip)
+            self.secure_icon.setToolTip(tip)
         else:
             self.secure_label.clear()
+            self.secure_icon.clear()
         if c.can_resume is True:
             self.resume_label.setText("Can resume mid-message")
             self.resume_label.setToolTip("The server offers EXT-RETR: a paused or interrupted "
@@ -106,23 +131,23 @@ class StatusPanel(QObject):
 
     def show_totals(self, t: Totals | None) -> None:
         if t is None:
-            self.overall.hide()
+            self._overall_box.hide()
             return
-        if t.bytes_wanted <= 0:
+        if t.count == 0:
             self.overall.setValue(0)
-            self.overall.setFormat(f"{t.count} messages, {fmt.size(t.bytes_total)} on the server"
-                                   if t.count else "No messages")
+            self.overall_label.setText("No messages")
         else:
-            self.overall.setValue(int(1000 * t.bytes_received / t.bytes_wanted))
+            self.overall.setValue(int(1000 * t.bytes_received / max(1, t.bytes_total)))
             parts = [f"{t.stored}/{t.count} stored",
-                     f"{fmt.percent(t.bytes_received, t.bytes_wanted)}%"]
+                     f"{fmt.percent(t.bytes_received, t.bytes_total)}%"]
             if t.rate > 0:
                 parts.append(fmt.rate(t.rate))
             if t.paused:
                 parts.append(f"{t.paused} paused")
             if t.failed:
                 parts.append(f"{t.failed} failed")
-            self.overall.setFormat(" · ".join(parts))
-        self.overall.setToolTip(
-            f"{fmt.size(t.bytes_received)} of {fmt.size(t.bytes_wanted)} downloaded")
-        self.overall.show()
+            self.overall_label.setText(" · ".join(parts))
+        tip = f"{fmt.size(t.bytes_received)} of {fmt.size(t.bytes_total)} stored here"
+        self.overall.setToolTip(tip)
+        self.overall_label.setToolTip(tip)
+        self._overall_box.show()

@@ -142,7 +142,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     loop.exec()
     tick.stop()
     watcher.stop()
-    window._really_close = True
+    window.closer.really_close = True
     window.close()
     app.processEvents()
     return result[0], late[1:]
@@ -258,7 +258,7 @@ def bench_list(count: int) -> None:
             t_app = time.perf_counter() - t0
             tick.stop()
             check.stop()
-            window._really_close = True
+            window.closer.really_close = True
             window.close()
             app.processEvents()
     print(f"list of {count:,} messages with headers (TOP), from connect to shown: "
@@ -343,7 +343,7 @@ def bench_rows(rows: int) -> None:
     t = time.perf_counter()
     for i in range(0, rows, max(1, rows // 1000)):
         model.apply(Progress(f"uidl-{i:07d}", 100, 1000, 1e6))
-    model.flush_progress()
+    model.flush_changes()
     view.viewport().repaint()
     print(f"  1,000 progress events spread over the list, one flush + repaint: "
           f"{(time.perf_counter() - t) * 1000:.0f} ms")

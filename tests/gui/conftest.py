@@ -101,5 +101,5 @@ def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterat
     qtbot.addWidget(w)
     w.show()
     yield w
-    w._really_close = True
+    w.closer.really_close = True
     w.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtWidgets import QMessageBox
 
 from core.accounts import Account
 from core.demoserver import DemoServer
@@ -92,3 +93,14 @@ def select(window: MainWindow, uidls: list[str]) -> None:
 
 def state(runner: AccountRunner, uidl: str) -> MessageState | None:
     return runner.model.state_of(uidl)
+
+
+def answer(qtbot: Any, window: MainWindow, name: str,
+           button: QMessageBox.StandardButton) -> QMessageBox:
+    """Wait for the non-blocking box ``name`` and click ``button`` in it."""
+    qtbot.waitUntil(lambda: any(d.objectName() == name for d in window.open_dialogs()),
+                    timeout=TIMEOUT)
+    box = next(d for d in window.open_dialogs() if d.objectName() == name)
+    assert isinstance(box, QMessageBox)
+    box.button(button).click()
+    return box

@@ -58,24 +58,28 @@ def test_model_matches_a_plain_reference(qapp, steps):
     testers = [QAbstractItemModelTester(model, mode), QAbstractItemModelTester(proxy, mode)]
     listed: list[str] = []
     states: dict[str, MessageState] = {}
+    pending: dict[str, MessageState] = {}
     marked: set[str] = set()
     needle = ""
     for kind, ev in steps:
         if kind == "list":
             listed = [m.uidl for m in ev.messages]
             states = {u: MessageState.REMOTE for u in listed}
+            pending.clear()  # older than the list
             marked = set()  # a list carries each message's mark (here: none)
             model.apply(ev)
         elif kind == "state":
             if ev.uidl in states:
-                states[ev.uidl] = ev.state
+                pending[ev.uidl] = ev.state  # coalesced: shown at the next flush
             model.apply(ev)
         elif kind in ("progress", "marks"):
             if kind == "marks":
                 marked = set(ev.marked)
             model.apply(ev)
         elif kind == "flush":
-            model.flush_progress()
+            states.update(pending)
+            pending.clear()
+            model.flush_changes()
         elif kind == "sort":
             col, desc = ev
             proxy.sort(col, Qt.SortOrder.DescendingOrder if desc else Qt.SortOrder.AscendingOrder)
