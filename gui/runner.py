@@ -13,11 +13,12 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
+from core.engine.api import EngineAPI
 from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
@@ -33,31 +34,10 @@ from gui.keyring_access import KeychainAccess
 from gui.models.model import MessageListModel
 from gui.tasks import BackgroundTask
 
-
-class EngineApi(Protocol):
-    """The engine as the app drives it (README, "The engine API"). To be replaced by the
-    engine's own Protocol in core/engine/api.py once that lands."""
-
-    account: Account
-
-    def start(self) -> None: ...
-    def refresh(self) -> None: ...
-    def download(self, uidls: Iterable[str] | None = None) -> None: ...
-    def pause(self, uidls: Iterable[str] | None = None) -> None: ...
-    def resume(self, uidls: Iterable[str] | None = None) -> None: ...
-    def cancel(self, uidls: Iterable[str] | None = None) -> None: ...
-    def mark(self, uidls: Iterable[str]) -> None: ...
-    def unmark(self, uidls: Iterable[str]) -> None: ...
-    def commit(self) -> None: ...
-    def disconnect(self) -> None: ...
-    def retry_now(self) -> None: ...
-    def shutdown(self, timeout: float = 5.0) -> None: ...
+EngineFactory = Callable[..., EngineAPI]
 
 
-EngineFactory = Callable[..., EngineApi]
-
-
-def default_engine_factory(account: Account, **kwargs: Any) -> EngineApi:
+def default_engine_factory(account: Account, **kwargs: Any) -> EngineAPI:
     from core.engine.coordinator import Engine
 
     return Engine(account, **kwargs)
@@ -110,7 +90,7 @@ class AccountRunner(QObject):
         self.keychain = keychain
         self.model = MessageListModel(self, icons=icons.state_icons())
         self.bridge = EngineBridge(self)
-        self.engine: EngineApi | None = None
+        self.engine: EngineAPI | None = None
         self.connection = ConnectionChanged(ConnectionState.DISCONNECTED)
         self.ever_connected = False  # "connection lost" only after a connection
         self.retry_reason = ""  # the last error that made the engine retry
@@ -185,7 +165,7 @@ class AccountRunner(QObject):
         account = self.account
         kwargs = dict(self._engine_kwargs)
 
-        def create() -> EngineApi:
+        def create() -> EngineAPI:
             engine = self._engine_factory(
                 account, password=self._password, listener=self.bridge.listener, **kwargs
             )
@@ -198,7 +178,7 @@ class AccountRunner(QObject):
         task.start()
 
     @Slot(object)
-    def _on_engine(self, engine: EngineApi) -> None:
+    def _on_engine(self, engine: EngineAPI) -> None:
         self._starting = False
         if self._closing:
             threading.Thread(target=engine.shutdown, daemon=True).start()
@@ -228,12 +208,12 @@ class AccountRunner(QObject):
         """New settings (for instance a pinned certificate); used from the next connection."""
         self.account = account
         if self.engine is not None:
-            self.engine.account = account
+            self.engine.update_account(account)
         self.summaryChanged.emit()
 
     # --- commands (all return at once) ----------------------------------------------
 
-    def _engine_or_start(self) -> EngineApi | None:
+    def _engine_or_start(self) -> EngineAPI | None:
         """The engine; without one (not started, or it failed to start), start it."""
         if self.engine is None:
             self.start()
