@@ -19,7 +19,7 @@ from gui.models.columns import Column, RawRole
 from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import TIMEOUT, connect, demo_account, select, state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_without_accounts_the_window_offers_add_and_demo(qtbot, window):
