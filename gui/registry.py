@@ -56,7 +56,6 @@ class RunnerRegistry(QObject):
         self._runners.pop(at)
         self.removed.emit(runner, at)
         if self._current is runner:
-            self._current = None
             self.set_current(self._runners[min(at, len(self._runners) - 1)]
                              if self._runners else None)
 

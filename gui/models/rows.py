@@ -88,7 +88,7 @@ def progress_text(state: MessageState, received: int, total: int, left: float | 
         if left is not None and left >= 0:
             parts.append(f"{fmt.duration(left)} left")
         elif left is not None:
-            parts.append(f"no data for {fmt.duration(-left)}")
+            parts.append(f"{fmt.duration(-left)} late")
         return " · ".join(parts)
     if state == MessageState.PAUSED:
         return f"paused at {pct}%"

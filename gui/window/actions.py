@@ -92,7 +92,7 @@ class WindowActions:
                        "Where popfetch keeps settings, state, and the demo's data")
         self.about = a("&About popfetch", None, None, "Version and licence")
         self.about_qt = a("About &Qt", None, None, "The Qt version popfetch runs on")
-        self.quit = a("&Quit", None, QKeySequence.StandardKey.Quit, "Quit popfetch")
+        self.quit = a("&Quit", None, "Ctrl+Q", "Quit popfetch")
 
     def _action(self, text: str, icon: str | None,
                 shortcut: str | QKeySequence | QKeySequence.StandardKey | None,

@@ -60,8 +60,15 @@ class MessageTable(QTableView):
 
     def reserve(self, height: int) -> None:
         self._reserved = height
-        self.setViewportMargins(0, 0, 0, height)
+        self.updateGeometries()
         self._place_overlay()
+
+    def updateGeometries(self) -> None:
+        """The headers' margins as QTableView sets them, plus the room kept at the bottom."""
+        super().updateGeometries()
+        m = self.viewportMargins()
+        if m.bottom() != self._reserved:
+            self.setViewportMargins(m.left(), m.top(), m.right(), self._reserved)
 
     def _place_overlay(self) -> None:
         if self._overlay is None:

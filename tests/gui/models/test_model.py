@@ -154,3 +154,25 @@ def test_proxy_filters_from_and_subject_and_sorts_raw(qtmodeltester):
     proxy.set_filter_text("")
     assert proxy.rowCount() == 3
     assert proxy.rowCount(QModelIndex()) == 3
+
+
+def test_time_left_counts_down_between_progress_events() -> None:
+    now = [100.0]
+    model = MessageListModel(clock=lambda: now[0])
+    model.apply(loaded(info(1, size=10_000_000)))
+    model.apply(MessageStateChanged("uid-1", MessageState.DOWNLOADING, 0))
+    model.apply(Progress("uid-1", 4_000_000, 10_000_000, 1_000_000.0))
+    model.flush_changes()
+    idx = model.index(0, Column.PROGRESS)
+    assert model.data(idx) == "40% · 1.0 MB/s · 6 s left"
+    now[0] += 2
+    model.tick()
+    assert model.data(idx) == "40% · 1.0 MB/s · 4 s left"
+    now[0] += 9  # no data came: the cell says so instead of sticking
+    assert model.data(idx) == "40% · 1.0 MB/s · 5 s late"
+
+
+def test_the_size_header_says_which_octets_and_units() -> None:
+    model = MessageListModel()
+    tip = model.headerData(Column.SIZE, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "CRLF" in tip and "1 MB = 1,000,000" in tip
