@@ -297,20 +297,30 @@ class MaildirTarget(Target):
         return [self.maildir.unique_name() for _ in messages]
 
     def deliver_many(self, messages: Sequence[Message], hints: Sequence[str]) -> list[Outcome]:
-        try:
-            names = []
-            for message, hint in zip(messages, hints, strict=True):
+        """Each file into ``tmp/`` (fsynced), renamed to ``new/<hint>``; one fsync of
+        ``new/`` makes the renames durable, so receipts come only after it."""
+        outcomes: list[Outcome] = []
+        for message, hint in zip(messages, hints, strict=True):
+            try:
                 if message.path is not None:
                     tmp = self.maildir.copy_to_tmp(message.path, sync=True)
                 else:
                     assert message.data is not None
                     tmp = self.maildir.write_tmp(message.data, sync=True)
-                self.maildir.publish(hint, self.maildir.tmp / tmp)
-                names.append(hint)
+                try:
+                    self.maildir.publish(hint, self.maildir.tmp / tmp)
+                except StorageError:
+                    self.maildir.remove_tmp(tmp)
+                    raise
+            except StorageError as exc:
+                outcomes.append(TemporaryDeliveryError(self.url, str(exc)))
+                continue
+            outcomes.append(Receipt(self.url, f"new/{hint}"))
+        try:
             self.maildir.sync_new()
         except StorageError as exc:
-            raise TemporaryDeliveryError(self.url, str(exc)) from exc
-        return [Receipt(self.url, f"new/{name}") for name in names]
+            return [TemporaryDeliveryError(self.url, str(exc)) for _ in messages]
+        return outcomes
 
     def find(self, message: Message, hint: str) -> Receipt | None:
         found = self.maildir.locate(hint)
