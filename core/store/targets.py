@@ -47,6 +47,7 @@ from core.errors import (
 )
 from core.net import TlsPolicy
 from core.store.maildir import Maildir, crlf_to_lf
+from core.text import sanitize
 
 __all__ = [
     "Delivery",
@@ -74,15 +75,11 @@ _HEADER_LIMIT = 1 << 20  # header blocks longer than this are not searched for D
 
 
 def shown(text: str | bytes, limit: int = 300) -> str:
-    """Untrusted text (a server's reply, an MDA's stderr) made safe to show: control
-    characters escaped, cut to ``limit`` characters (DESIGN rule 16)."""
+    """Untrusted text (a server's reply, an MDA's stderr, as bytes or str) decoded and
+    sanitized by :func:`core.text.sanitize` (DESIGN rule 16)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    out = "".join(
-        ch if ch.isprintable() or ch == " " else ("\\n" if ch == "\n" else f"\\x{ord(ch):02x}")
-        for ch in text.strip()
-    )
-    return out if len(out) <= limit else out[: limit - 1] + "…"
+    return sanitize(text.strip(), limit)
 
 
 # -- the message ---------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_message_facts_and_dates(tmp_path: Path) -> None:
 
 
 def test_shown_escapes_and_cuts() -> None:
-    assert shown(b"ok\x1b[31m\r\nnext") == "ok\\x1b[31m\\x0d\\nnext"
+    assert shown(b"ok\x1b[31m\r\nnext") == "ok\\x1b[31m\\x0d\\x0anext"
     assert len(shown("x" * 1000, 50)) == 50
 
 
