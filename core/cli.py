@@ -42,30 +42,64 @@ class UsageError(Exception):
     pass
 
 
+FETCH_EPILOG = """\
+password: --password-command (the first line it prints), else the environment variable
+POPFETCH_PASSWORD, else the keychain (service "popfetch", user USER@HOST:PORT), else a
+prompt on a terminal; with none of them, fetch stops with an error.
+
+exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
+error. The last line printed sums up messages and bytes fetched, resumed and deleted.
+"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Epilogs as written; an option's default named after its help when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popfetch", description="POP3 mail fetcher")
+    fmt = _Help
+    parser = argparse.ArgumentParser(
+        prog="popfetch",
+        description="POP3 mail fetcher, headless: fetch mail into a Maildir, or serve one.",
+        formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"popfetch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fetch = sub.add_parser("fetch", help="download new mail into a Maildir, headless")
-    fetch.add_argument("--host", required=True)
-    fetch.add_argument("--port", type=int)
+    fetch = sub.add_parser(
+        "fetch", help="download new mail into a Maildir, headless", formatter_class=fmt,
+        description="Download every message whose UIDL is not stored yet into a Maildir,\n"
+                    "resuming partial downloads and reconnecting after drops.",
+        epilog=FETCH_EPILOG)
+    fetch.add_argument("--host", required=True, help="the POP3 server's host name")
+    fetch.add_argument("--port", type=int,
+                       help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value
+        "--security", choices=[s.value for s in Security], default=Security.TLS.value,
+        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text"
     )
-    fetch.add_argument("--user", required=True)
-    fetch.add_argument("--maildir", required=True, type=Path)
+    fetch.add_argument("--user", required=True, help="the user name on the server")
+    fetch.add_argument("--maildir", required=True, type=Path,
+                       help="the Maildir to store into (created if missing)")
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
+    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS,
+                       help="sign-in method; auto picks the safest the server offers")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
     keep.add_argument("--keep", action="store_true", help="leave mail on the server (default)")
     keep.add_argument("--delete", action="store_true",
                       help="delete what is stored, committed with QUIT")
-    fetch.add_argument("--state-dir", type=Path)
+    fetch.add_argument("--state-dir", type=Path,
+                       help="where partial downloads and stored UIDLs are kept (default: "
+                            "under $XDG_STATE_HOME/popfetch, one directory per account)")
     fetch.add_argument("--max-retries", type=int, default=5,
                        help="give up after this many failures in a row")
     fetch.add_argument("--retry-delay", type=float, default=1.0,
@@ -74,14 +108,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="connect, TLS handshake and read timeout in seconds")
     fetch.add_argument("--discard-partials", action="store_true",
                        help="forget partly downloaded messages first (fetch them whole)")
-    fetch.add_argument("--quiet", "-q", action="store_true")
+    fetch.add_argument("--quiet", "-q", action="store_true",
+                       help="print only errors and the summary line")
 
     accountscli.register(sub)
 
-    demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
-    demo.add_argument("--port", type=int, default=0)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--maildir", required=True, type=Path)
+    demo = sub.add_parser(
+        "demo-server", help="serve a Maildir over POP3 on loopback", formatter_class=fmt,
+        description="A POP3 server with EXT-RETR, throttling and fault injection, for trying\n"
+                    "popfetch and for tests. It prints its address, user and password.")
+    demo.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--maildir", required=True, type=Path, help="the Maildir to serve")
     demo.add_argument("--rate", type=float, help="throttle to this many bytes/s per connection")
     demo.add_argument("--no-ext-retr", action="store_true", help="do not offer RETR offsets")
     demo.add_argument("--drop-every", type=int, metavar="BYTES",
@@ -90,8 +128,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="drop the connection once, when the body bytes sent reach each position")
     demo.add_argument("--random-drop", type=float, default=0.0, metavar="P",
                       help="chance that a RETR is cut at a random point (a flaky link)")
-    demo.add_argument("--user", default="demo")
-    demo.add_argument("--password", default="demo")
+    demo.add_argument("--user", default="demo", help="the user name the server accepts")
+    demo.add_argument("--password", default="demo", help="the password the server accepts")
     demo.add_argument("--sample", action="store_true",
                       help="fill an empty Maildir with the demo mailbox first")
     return parser
@@ -298,7 +336,8 @@ def _demo_server(args: argparse.Namespace) -> int:
                       random_drop=args.random_drop),
     )
     host, port = server.start()
-    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}", flush=True)
+    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}, "
+          f"password {args.password!r}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

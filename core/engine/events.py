@@ -25,6 +25,20 @@ class MessageState(Enum):
     FAILED = "failed"  # see ``detail``; retry with download()
     GONE = "gone"  # deleted on the server (after commit) or vanished
 
+    @property
+    def active(self) -> bool:
+        """Waiting for or in a transfer: what pause and cancel apply to."""
+        return self in _ACTIVE
+
+    @property
+    def resumable(self) -> bool:
+        """Not here, and not moving: what download and resume apply to."""
+        return self in _RESUMABLE
+
+
+_ACTIVE = frozenset({MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED})
+_RESUMABLE = frozenset({MessageState.PAUSED, MessageState.FAILED, MessageState.REMOTE})
+
 
 class ConnectionState(Enum):
     DISCONNECTED = "disconnected"
