@@ -796,9 +796,13 @@ class Engine:
         self.stats.suspect += 1
         self._failed(msg, f"suspect copy: {why}")
 
-    def _broke_at(self, msg: Message, at: int, error: PopError) -> None:
+    def _broke_at(self, msg: Message, broke: Broke) -> None:
         """The link broke inside ``msg`` with no progress: the same octet again and again
-        is evidence against the message (a poison message), anything else is the link's."""
+        is evidence against the message (a poison message), anything else is the link's.
+        A break before the server began its reply says nothing about the message."""
+        if not broke.in_reply:
+            return
+        at, error = broke.at, broke.error
         prev_at, times = self._same_place.get(msg.uidl, (-1, 0))
         times = times + 1 if prev_at == at else 1
         self._same_place[msg.uidl] = (at, times)
@@ -835,7 +839,7 @@ class Engine:
                 if culprit.received > before:
                     self._progress = moved = True
             if culprit is not None and not moved:
-                self._broke_at(culprit, result.broke.at, result.broke.error)
+                self._broke_at(culprit, result.broke)
             raise result.broke.error
 
     def _keep_partial(self, msg: Message, data: bytes) -> None:
@@ -914,7 +918,7 @@ class Engine:
             self._progress = True
             self._same_place.pop(msg.uidl, None)
         else:
-            self._broke_at(msg, broke.at, broke.error)
+            self._broke_at(msg, broke)
         if not use_offsets and msg.state is not MessageState.FAILED:
             reads = self._rereads.setdefault(msg.uidl, [])
             reads.append(broke.at)
