@@ -521,7 +521,7 @@ class Engine:
                 self._download_large(self._table[batch[0]])
             else:
                 self._download_small([self._table[u] for u in batch])
-            self._last_work = time.monotonic()
+            self._last_work = self._last_command = time.monotonic()
             return
         self._set_idle(True)
         now = time.monotonic()

@@ -16,7 +16,7 @@ import pytest
 
 from core.accounts import Account
 from core.engine.coordinator import Engine, RetryPolicy
-from core.engine.events import ConnectionChanged, ConnectionState
+from core.engine.events import ConnectionChanged, ConnectionState, MessageState
 from core.net import Security
 from core.store.local import Store
 from tests.support.engine import Recorder
@@ -165,3 +165,26 @@ def test_a_paused_large_message_keeps_its_partial_after_shutdown(tmp_path: Path)
         _shutdown_is_prompt(engine, tmp_path)
     with Store(tmp_path / "Mail", tmp_path / "state") as store:
         assert store.partial_offsets().get("u1", 0) > 0
+
+
+@pytest.mark.parametrize("capa", [("EXT-RETR",), ()])
+def test_pause_and_cancel_take_effect_within_a_second_in_a_stalled_body(
+    tmp_path: Path, capa: tuple[str, ...]
+) -> None:
+    recorder = Recorder()
+    with FakePop3([BIG * 5000], stall="RETR", capa=capa) as server:
+        engine = _engine(server.address, tmp_path, recorder, auto_download=True)
+        engine.start()
+        try:
+            assert server.reached.wait(10)
+            start = time.monotonic()
+            engine.pause(["u1"])
+            recorder.wait_for(lambda: MessageState.PAUSED in recorder.states("u1"), timeout=5)
+            assert time.monotonic() - start < 1.0
+            start = time.monotonic()
+            engine.cancel(["u1"])
+            recorder.wait_for(lambda: recorder.states("u1")[-1] is MessageState.REMOTE,
+                              timeout=5)
+            assert time.monotonic() - start < 1.0
+        finally:
+            engine.shutdown(5)
