@@ -469,7 +469,7 @@ def _open_socket(host: str, port: int, timeout: float, dialer: Dialer) -> socket
             sock.close()
             raise
     reason = (last.strerror or str(last)) if last else "no address"
-    raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}")
+    raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from last
 
 
 def connect(
