@@ -263,17 +263,6 @@ def test_untrusted_certificate_shows_the_trust_dialog_and_pinning_connects(
     assert "Secure" in window.status.secure_label.text()
 
 
-def test_headless_subcommands_do_not_import_qt():
-    import subprocess
-    import sys
-
-    code = ("import sys; from gui.main import main; rc = main(['fetch', '--help']); "
-            "print('qt' if any(m.startswith('PySide6') for m in sys.modules) else 'no-qt', rc)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=str(Path(__file__).parents[2]))
-    assert out.stdout.strip().endswith("no-qt 0"), out.stdout + out.stderr
-
-
 def test_keyboard_shortcuts_are_set():
     window_actions = {
         "check": "F5", "toggle": "Space", "mark": "Del", "unmark": "Shift+Del",
