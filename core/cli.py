@@ -1,7 +1,9 @@
 """The headless command line: ``popfetch fetch`` and ``popfetch demo-server``. No Qt here.
 
-Exit status of ``fetch``: 0 all done, 1 some messages failed, 2 usage, connection or
-authentication error. It ends with one summary line.
+Exit status of ``fetch``: 0 all done, 1 some messages failed (or were left on the server:
+a suspect copy, a duplicate UIDL), 2 usage, connection or authentication error, or an
+interrupt (SIGTERM/SIGINT: the engine stops within a second, partials are kept). Every
+session ends with QUIT; it ends with one summary line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
 from core.engine.events import (
     CommitFinished,
+    ConnectionChanged,
+    ConnectionState,
     ErrorOccurred,
     Event,
     MessageState,
@@ -100,7 +104,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="give up after this many failures in a row")
     fetch.add_argument("--retry-delay", type=float, default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
+    fetch.add_argument("--timeout", type=float, default=60.0,
+                       help="connect, TLS handshake and read timeout in seconds")
+    fetch.add_argument("--discard-partials", action="store_true",
+                       help="forget partly downloaded messages first (fetch them whole)")
     fetch.add_argument("--quiet", "-q", action="store_true",
                        help="print only errors and the summary line")
 
@@ -184,8 +191,15 @@ class _Reporter:
         self.failed: dict[str, str] = {}
         self.commit: CommitFinished | None = None
         self.fatal: ErrorOccurred | None = None
-        self.done = threading.Event()
+        self.done = threading.Event()  # CommitFinished arrived
+        self.ended = threading.Event()  # the session ended (or the account stopped)
         self._lock = threading.Lock()
+
+    def wait_until(self, event: threading.Event, interrupted: threading.Event) -> None:
+        """Until ``event``, a fatal error or an interrupt (the engine reports either)."""
+        while not event.wait(0.2):
+            if self.fatal is not None or interrupted.is_set():
+                return
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -210,11 +224,15 @@ class _Reporter:
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
-            if not self.quiet or event.fatal:
+            if not self.quiet or event.fatal or event.left_on_server:
                 out.write(f"popfetch: {_say(event.message)}\n")
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+            ConnectionState.DISCONNECTED, ConnectionState.FAILED
+        ):
+            self.ended.set()
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -236,6 +254,10 @@ def _fetch(args: argparse.Namespace) -> int:
         store = Store(args.maildir, args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
+    if args.discard_partials:
+        dropped = store.discard_partials()
+        if dropped and not args.quiet:
+            print(f"popfetch: discarded {dropped} partial download(s)", file=sys.stderr)
     reporter = _Reporter(args.quiet)
     engine = Engine(
         account,
@@ -246,6 +268,7 @@ def _fetch(args: argparse.Namespace) -> int:
         auto_download=True,
         delete_after_fetch=args.delete,
         read_timeout=args.timeout,
+        connect_timeout=args.timeout,
         transcript=False,
         list_headers=False,
     )
@@ -253,18 +276,21 @@ def _fetch(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         interrupted.set()
-        engine.shutdown(timeout=0)
+        engine.shutdown(timeout=0)  # aborts any connection; the worker ends within a second
 
     old = signal.signal(signal.SIGINT, on_signal)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         engine.start()
         engine.wait_idle()
-        if args.delete and reporter.fatal is None and not interrupted.is_set():
-            engine.commit()
-            while not reporter.done.wait(0.2):
-                if reporter.fatal is not None or interrupted.is_set():
-                    break
+        if reporter.fatal is None and not interrupted.is_set():
+            if args.delete:
+                engine.commit()
+                reporter.wait_until(reporter.done, interrupted)
+            else:
+                reporter.ended.clear()
+                engine.disconnect()  # QUIT ends the session (RSET first if marks went out)
+                reporter.wait_until(reporter.ended, interrupted)
     finally:
         engine.shutdown(timeout=10)
         signal.signal(signal.SIGINT, old)
@@ -276,15 +302,21 @@ def _fetch(args: argparse.Namespace) -> int:
     print(
         f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
         f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
+        + (f", {s.suspect} suspect copies kept" if s.suspect else "")
+        + (f", {s.skipped} left on the server" if s.skipped else "")
         + (f", {s.reconnects} reconnects" if s.reconnects else "")
         + (f", {s.received_bytes - s.fetched_bytes} octets sent again"
            if s.received_bytes > s.fetched_bytes else "")
     )
-    if reporter.fatal is not None or interrupted.is_set():
+    if interrupted.is_set():
+        print("popfetch: interrupted; partial downloads are kept for the next run",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if reporter.fatal is not None:
         return EXIT_ERROR
     if args.delete and (reporter.commit is None or not reporter.commit.ok):
         return EXIT_ERROR
-    return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
+    return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
 
 
 def _demo_server(args: argparse.Namespace) -> int:

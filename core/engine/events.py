@@ -116,6 +116,7 @@ class ErrorOccurred:
     code: str | None = None  # RFC 2449 code when the server gave one
     auth: bool = False  # the credentials were refused
     certificate: CertificateInfo | None = None  # verification failed: offer to pin
+    left_on_server: bool = False  # a message is left alone (a listing anomaly): always shown
 
 
 @dataclass(frozen=True, slots=True)

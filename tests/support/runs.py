@@ -1,6 +1,9 @@
-"""What every hostile-server test checks, as helpers: ``fetch`` runs ``popfetch fetch`` as a
-user would (a subprocess, real exit status and output) and asserts that no control character
-reached the output; ``assert_deleted_intact`` that the server lost nothing to the run."""
+"""``popfetch`` runs as a user meets them, and what every such run must show.
+
+``run_popfetch`` starts the console entry point in a subprocess (real exit status and output,
+no display) and asserts that no control character and no traceback reached the output;
+``fetch`` points it at a hostile server; ``assert_deleted_intact`` checks that the server
+lost nothing to the run: every message it removed has an identical stored copy."""
 
 from __future__ import annotations
 
@@ -54,13 +57,16 @@ def run_popfetch(*args: str, password: str | None = PASSWORD, timeout: float = 1
     return run
 
 
-def fetch(server: HostileServer, tmp: Path, *extra: str, **kwargs: object) -> Run:
-    """``popfetch fetch`` against ``server`` in plaintext, into ``tmp/mail``, terse (-q)."""
+def fetch(
+    server: HostileServer, tmp: Path, *extra: str, quiet: bool = True, **kwargs: object
+) -> Run:
+    """``popfetch fetch`` against ``server`` in plaintext, into ``tmp/mail``; terse (-q) unless
+    the test reads the lines a run prints besides a fatal one."""
     return run_popfetch(
         "fetch", "--host", "127.0.0.1", "--port", str(server.port), "--security", "none",
         "--allow-plaintext", "--user", USER, "--maildir", str(tmp / "mail"),
         "--state-dir", str(tmp / "state"), "--retry-delay", "0.05", "--max-retries", "2",
-        "--timeout", "10", "-q", *extra, **kwargs,  # type: ignore[arg-type]
+        "--timeout", "10", *(["-q"] if quiet else []), *extra, **kwargs,  # type: ignore[arg-type]
     )
 
 
