@@ -77,6 +77,9 @@ class MessageTable(QTableView):
         vp = self.viewport().geometry()  # the room is right below it, beside the scroll bar
         self._overlay.setGeometry(vp.left(), vp.bottom() + 1, vp.width(),
                                   max(self._reserved, 1))
+        layout = self._overlay.layout()
+        if layout is not None:  # placed by hand, not by a parent's layout: lay it out now
+            layout.setGeometry(self._overlay.rect())
         self._overlay.raise_()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
