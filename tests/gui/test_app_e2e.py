@@ -263,12 +263,14 @@ def test_untrusted_certificate_shows_the_trust_dialog_and_pinning_connects(
     assert "Secure" in window.status.secure_label.text()
 
 
-def test_keyboard_shortcuts_are_set():
+def test_keyboard_shortcuts_are_set(tmp_path):
     window_actions = {
         "check": "F5", "toggle": "Space", "mark": "Del", "unmark": "Shift+Del",
         "commit": "Ctrl+Return",
     }
-    w = MainWindow(QSettings("/dev/null", QSettings.Format.IniFormat))
+    # a real file: closing saves the settings, and QSettings saves by renaming a temp file
+    # over its path (over /dev/null, as root, it replaced the device with a plain file)
+    w = MainWindow(QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
     try:
         for name, key in window_actions.items():
             assert getattr(w.acts, name).shortcut().toString() == key, name
