@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
@@ -29,12 +30,26 @@ from core.engine.events import (
 )
 from core.errors import KeychainUnavailable
 from core.net import Security
+from core.units import parse_duration, parse_size
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
     pass
+
+
+def _units(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type from a units parser: its ValueError becomes a usage error."""
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,17 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     fetch = sub.add_parser("fetch", help="download new mail into a Maildir, headless")
-    fetch.add_argument("--host", required=True)
+    # --host, --user and --maildir name the server, unless --account / --all take it from
+    # the accounts file; then every flag given overrides that account's stored setting.
+    fetch.add_argument("--host")
     fetch.add_argument("--port", type=int)
-    fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value
-    )
-    fetch.add_argument("--user", required=True)
-    fetch.add_argument("--maildir", required=True, type=Path)
+    fetch.add_argument("--security", choices=[s.value for s in Security],
+                       help="default tls")
+    fetch.add_argument("--user")
+    fetch.add_argument("--maildir", type=Path)
+    chosen = fetch.add_mutually_exclusive_group()
+    chosen.add_argument("--account", action="append", metavar="NAME",
+                        help="an account from `popfetch accounts add` or the app (repeatable)")
+    chosen.add_argument("--all", action="store_true", help="every configured account")
+    fetch.add_argument("--max-size", type=_units(parse_size), metavar="SIZE",
+                       help="skip larger messages (500k, 5M, or octets)")
+    fetch.add_argument("--every", type=_units(parse_duration), metavar="DURATION",
+                       help="keep running, checking on this schedule (30s, 10m, 1h)")
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
+    fetch.add_argument("--auth", choices=AUTH_METHODS, help="default auto")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -164,13 +188,9 @@ def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
     from core.store.local import Store
 
-    security = Security(args.security)
-    port = args.port or (995 if security is Security.TLS else 110)
-    account = Account(
-        host=args.host, port=port, security=security, user=args.user,
-        maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
-        allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
-    )
+    if args.account or args.all or args.every or args.max_size:
+        return _fetch_accounts(args)
+    account = _account_from_flags(args)
     password = resolve_password(account, args.password_command)
     state_dir = args.state_dir or account.state_dir()
     store = Store(args.maildir, state_dir)
@@ -221,6 +241,54 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.delete and (reporter.commit is None or not reporter.commit.ok):
         return EXIT_ERROR
     return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
+
+
+def _account_from_flags(args: argparse.Namespace) -> Account:
+    if not (args.host and args.user and args.maildir):
+        raise UsageError("fetch needs --host, --user and --maildir, or --account NAME, or --all")
+    security = Security(args.security or Security.TLS.value)
+    port = args.port or (995 if security is Security.TLS else 110)
+    try:
+        return Account(
+            host=args.host, port=port, security=security, user=args.user,
+            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
+            delete_after_fetch=args.delete,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fetch_accounts(args: argparse.Namespace) -> int:
+    """--account / --all, --max-size, --every: :mod:`core.headless` runs the checks."""
+    from core.engine.coordinator import RetryPolicy
+    from core.engine.retention import Retention, Rule
+    from core.headless import Fetcher, FetchOptions
+
+    if args.account or args.all:
+        try:
+            accounts = accountscli.chosen_accounts(args)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        accounts = [_account_from_flags(args)]
+    pairs = [(a, resolve_password(a, args.password_command or a.password_command))
+             for a in accounts]
+    retention = (Retention(Rule.WHEN_STORED) if args.delete
+                 else Retention() if args.keep else None)
+    options = FetchOptions(
+        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
+        quiet=args.quiet,
+    )
+    fetcher = Fetcher(pairs, options)
+    old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())
+    old_term = signal.signal(signal.SIGTERM, lambda *_: fetcher.stop())
+    try:
+        return fetcher.every(args.every) if args.every else fetcher.once()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def _demo_server(args: argparse.Namespace) -> int:
