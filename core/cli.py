@@ -28,8 +28,9 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from core.errors import KeychainUnavailable
+from core.errors import KeychainUnavailable, PopError
 from core.net import Security
+from core.text import sanitize
 from core.units import parse_duration, parse_size
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
@@ -116,13 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 def resolve_password(account: Account, command: str | None) -> str:
     """--password-command, POPFETCH_PASSWORD, the keychain, a terminal prompt: first wins."""
     if command:
-        try:
-            out = subprocess.run(
-                shlex.split(command), capture_output=True, text=True, timeout=60, check=True
-            ).stdout
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise UsageError(f"--password-command failed: {exc}") from None
-        return out.splitlines()[0] if out else ""
+        return _password_from(command)
     env = os.environ.get("POPFETCH_PASSWORD")
     if env is not None:
         return env
@@ -140,6 +135,30 @@ def resolve_password(account: Account, command: str | None) -> str:
         f"no password for {account.key}: use --password-command, POPFETCH_PASSWORD, "
         "or save it in the keychain with the app"
     )
+
+
+def _password_from(command: str) -> str:
+    """The first line of the command's output, split at "\n" only ("\r\n" tolerated): a
+    password may hold any other character, even those str.splitlines breaks at."""
+    try:
+        out = subprocess.run(
+            shlex.split(command), capture_output=True, timeout=60, check=True
+        ).stdout
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"--password-command failed: {sanitize(str(exc))}") from None
+    line = out.split(b"\n", 1)[0]
+    line = line[:-1] if line.endswith(b"\r") else line
+    if not line:
+        raise UsageError("--password-command printed no password (its first line is empty)")
+    try:
+        return line.decode()
+    except UnicodeDecodeError:
+        raise UsageError("--password-command printed a password that is not UTF-8") from None
+
+
+def _say(text: str) -> str:
+    """A line for the terminal: whatever came from a server is escaped and cut."""
+    return sanitize(text, 500)
 
 
 class _Reporter:
@@ -164,21 +183,21 @@ class _Reporter:
             if self.tty and not self.quiet and event.total:
                 pct = 100 * event.received / event.total
                 rate = event.rate / 1e6
-                out.write(f"\r  {event.uidl[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
+                out.write(f"\r  {_say(event.uidl)[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
                 out.flush()
         elif isinstance(event, MessageStateChanged):
             if event.state is MessageState.FAILED:
                 self.failed[event.uidl] = event.detail
-                out.write(f"\npopfetch: {event.uidl}: {event.detail}\n")
+                out.write(f"\npopfetch: {_say(f'{event.uidl}: {event.detail}')}\n")
             elif event.state is MessageState.STORED:
                 self.failed.pop(event.uidl, None)
                 if self.tty and not self.quiet:
-                    out.write(f"\r  {event.uidl[:30]:30} stored{' ' * 20}\n")
+                    out.write(f"\r  {_say(event.uidl)[:30]:30} stored{' ' * 20}\n")
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
             if not self.quiet or event.fatal:
-                out.write(f"popfetch: {event.message}\n")
+                out.write(f"popfetch: {_say(event.message)}\n")
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
@@ -191,9 +210,11 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.account or args.all or args.every or args.max_size:
         return _fetch_accounts(args)
     account = _account_from_flags(args)
-    password = resolve_password(account, args.password_command)
-    state_dir = args.state_dir or account.state_dir()
-    store = Store(args.maildir, state_dir)
+    try:
+        password = resolve_password(account, args.password_command)
+        store = Store(args.maildir, args.state_dir or account.state_dir())
+    except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
+        raise UsageError(str(exc)) from None
     reporter = _Reporter(args.quiet)
     engine = Engine(
         account,
@@ -229,6 +250,8 @@ def _fetch(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, old_term)
     s = engine.stats
     deleted = reporter.commit.deleted if reporter.commit else frozenset()
+    if reporter.fatal is not None and not (s.fetched or deleted or reporter.failed):
+        return EXIT_ERROR  # the error line says it all; "0 messages fetched" would mislead
     print(
         f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
         f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
@@ -249,7 +272,7 @@ def _account_from_flags(args: argparse.Namespace) -> Account:
     security = Security(args.security or Security.TLS.value)
     port = args.port or (995 if security is Security.TLS else 110)
     try:
-        return Account(
+        account = Account(
             host=args.host, port=port, security=security, user=args.user,
             maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
             allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
@@ -257,6 +280,9 @@ def _account_from_flags(args: argparse.Namespace) -> Account:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.cafile and not Path(args.cafile).is_file():
+        raise UsageError(f"--cafile {args.cafile}: no such file")
+    return account
 
 
 def _fetch_accounts(args: argparse.Namespace) -> int:
@@ -334,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return accountscli.run(args)
         return _demo_server(args)
     except UsageError as exc:
-        print(f"popfetch: {exc}", file=sys.stderr)
+        print(f"popfetch: {_say(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -32,6 +32,7 @@ from core.engine.retention import Retention, Rule, StoredCopy, to_delete
 from core.engine.scheduler import Scheduler
 from core.errors import PopError
 from core.store.local import Store
+from core.text import sanitize
 from core.units import format_size
 
 __all__ = ["CheckResult", "FetchOptions", "Fetcher", "check"]
@@ -94,7 +95,7 @@ class CheckResult:
         if self.reconnects:
             line += f", {self.reconnects} reconnects"
         if self.fatal is not None:
-            line += f"; stopped: {self.fatal}"
+            line += f"; stopped: {sanitize(self.fatal)}"
         return line
 
 
@@ -127,7 +128,8 @@ class _Collector:
             self.changed.set()
 
     def _say(self, text: str) -> None:
-        print(f"popfetch: {self.name}: {text}", file=sys.stderr, flush=True)
+        # Server text (a UIDL, an -ERR line) is untrusted: escaped and cut (DESIGN rule 16).
+        print(f"popfetch: {self.name}: {sanitize(text)}", file=sys.stderr, flush=True)
 
 
 def _wait(engine: Engine, collector: _Collector, stop: threading.Event) -> bool:
