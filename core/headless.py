@@ -18,11 +18,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from core.accounts import Account
 from core.engine.coordinator import Engine, RetryPolicy
 from core.engine.events import (
     CommitFinished,
+    ConnectionChanged,
+    ConnectionState,
     ErrorOccurred,
     Event,
     MessageState,
@@ -52,6 +55,8 @@ class FetchOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     read_timeout: float = 60.0
     quiet: bool = False
+    state_dir: Path | None = None  # one account only: where its state lives (--state-dir)
+    discard_partials: bool = False  # forget partly downloaded messages first
 
     def retention_for(self, account: Account) -> Retention:
         if self.retention is not None:
@@ -108,7 +113,7 @@ class _Collector:
         self.failed: dict[str, str] = {}
         self.fatal: ErrorOccurred | None = None
         self.commit: CommitFinished | None = None
-        self.changed = threading.Event()
+        self.ended = threading.Event()  # the session ended, by QUIT or for good
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, MessageStateChanged):
@@ -120,12 +125,14 @@ class _Collector:
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
-                self.changed.set()
-            if event.fatal or not self.quiet:
+            if event.fatal or event.left_on_server or not self.quiet:
                 self._say(event.message)
         elif isinstance(event, CommitFinished):
             self.commit = event
-            self.changed.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+            ConnectionState.DISCONNECTED, ConnectionState.FAILED
+        ):
+            self.ended.set()
 
     def _say(self, text: str) -> None:
         # Server text (a UIDL, an -ERR line) is untrusted: escaped and cut (DESIGN rule 16).
@@ -133,12 +140,7 @@ class _Collector:
 
 
 def _wait(engine: Engine, collector: _Collector, stop: threading.Event) -> bool:
-    """Until the engine is idle (True), or stopped on an error or by us (False).
-
-    The fatal error is watched besides idleness: today's Engine.start() can mark the
-    worker busy again just after a fast failure made it idle, and then it never says
-    idle (the engine rebuild fixes that race).
-    """
+    """Until the engine is idle (True), or stopped on an error or by us (False)."""
     while not engine.wait_idle(POLL):
         if stop.is_set() or collector.fatal is not None:
             return False
@@ -161,8 +163,10 @@ def check(
     result = CheckResult(name)
     collector = _Collector(name, options.quiet)
     try:
-        store = Store(account.maildir_path(), account.state_dir())
-    except PopError as exc:
+        store = Store(account.maildir_path(), options.state_dir or account.state_dir())
+        if options.discard_partials:
+            store.discard_partials()
+    except (PopError, OSError) as exc:
         result.fatal = str(exc)
         collector(ErrorOccurred(str(exc), fatal=True))
         return result
@@ -184,10 +188,14 @@ def check(
         if _wait(engine, collector, stop):
             _download(engine, collector, options.max_size, result, stop)
         if not stop.is_set() and collector.fatal is None:
-            _apply_retention(engine, store, options.retention_for(account), now())
-            engine.commit()
-            while not collector.changed.wait(POLL) and not stop.is_set():
-                pass
+            collector.ended.clear()
+            if _apply_retention(engine, store, options.retention_for(account), now()):
+                engine.commit()  # QUIT: the server deletes what is marked
+            else:
+                engine.disconnect()  # QUIT after RSET: the session ends, nothing deleted
+            while not collector.ended.wait(POLL):
+                if stop.is_set() or collector.fatal is not None:
+                    break
     finally:
         engine.shutdown(timeout=STOP_GRACE if stop.is_set() else 10.0)
     stats = engine.stats
@@ -219,10 +227,14 @@ def _download(engine: Engine, collector: _Collector, max_size: int | None,
         _wait(engine, collector, stop)
 
 
-def _apply_retention(engine: Engine, store: Store, retention: Retention, now: float) -> None:
-    """Mark what the rule selects; the commit that follows deletes it (two-stage)."""
+def _apply_retention(engine: Engine, store: Store, retention: Retention, now: float) -> bool:
+    """Mark what the rule selects, for the commit that follows (two-stage deletion).
+
+    False for "keep": then the session ends without a commit, so that marks the user left
+    journalled in the app are not committed behind their back.
+    """
     if retention.rule is Rule.KEEP:
-        return
+        return False
     on_server = [m.uidl for m in engine.messages() if m.state is not MessageState.GONE]
     copies: dict[str, StoredCopy] = {}
     for uidl in on_server:
@@ -232,6 +244,7 @@ def _apply_retention(engine: Engine, store: Store, retention: Retention, now: fl
     chosen = to_delete(retention, on_server, copies, now)
     if chosen:
         engine.mark(chosen)
+    return True
 
 
 class Fetcher:

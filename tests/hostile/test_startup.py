@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.store.local import Store
-from tests.hostile.conftest import fetch, run_popfetch, stored
 from tests.support.hostile import PASSWORD, Hostile, HostileServer, Mail
+from tests.support.runs import fetch, run_popfetch, stored
 
 
 def _server() -> HostileServer:
