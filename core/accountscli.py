@@ -85,6 +85,7 @@ def chosen_accounts(args: argparse.Namespace, book: AccountBook | None = None) -
             ("maildir", _absolute(str(args.maildir)) if args.maildir else None),
             ("allow_plaintext", True if args.allow_plaintext else None),
             ("delete_after_fetch", True if args.delete else False if args.keep else None),
+            ("leave_on_server", "when-stored" if args.delete else "keep" if args.keep else None),
         )
         if value is not None
     }

@@ -31,7 +31,7 @@ from core.engine.events import (
     MessageState,
     MessageStateChanged,
 )
-from core.engine.retention import Retention, Rule, StoredCopy, to_delete
+from core.engine.retention import Retention, Rule, StoredCopy, retention_of, to_delete
 from core.engine.scheduler import Scheduler
 from core.errors import PopError
 from core.store.local import Store
@@ -51,7 +51,7 @@ MAX_NAP = 5.0
 @dataclass(frozen=True)
 class FetchOptions:
     max_size: int | None = None  # octets; larger messages are listed, not downloaded
-    retention: Retention | None = None  # None: each account's own (delete_after_fetch)
+    retention: Retention | None = None  # None: each account's own rule
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     read_timeout: float = 60.0
     quiet: bool = False
@@ -59,9 +59,10 @@ class FetchOptions:
     discard_partials: bool = False  # forget partly downloaded messages first
 
     def retention_for(self, account: Account) -> Retention:
-        if self.retention is not None:
-            return self.retention
-        return Retention(Rule.WHEN_STORED) if account.delete_after_fetch else Retention()
+        return self.retention if self.retention is not None else retention_of(account)
+
+    def max_size_for(self, account: Account) -> int | None:
+        return self.max_size if self.max_size is not None else account.max_size
 
 
 @dataclass
@@ -186,7 +187,7 @@ def check(
     try:
         engine.start()
         if _wait(engine, collector, stop):
-            _download(engine, collector, options.max_size, result, stop)
+            _download(engine, collector, options.max_size_for(account), result, stop)
         if not stop.is_set() and collector.fatal is None:
             collector.ended.clear()
             if _apply_retention(engine, store, options.retention_for(account), now()):
