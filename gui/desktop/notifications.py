@@ -121,6 +121,7 @@ class Notifier(QObject):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="popfetch-notify")
         self._shown: dict[int, NewMail] = {}  # GUI thread only
         self._down = False  # GUI thread only: unavailable was said for this outage
+        self._shut = False
         # Worker-thread state:
         self._router: DBusRouter | None = None
         self._signals: queue.Queue[Message | None] = queue.Queue()
@@ -134,13 +135,17 @@ class Notifier(QObject):
     def announce(self, mails: Sequence[NewMail]) -> bool:
         """Notify about ``mails``, unless the window has focus. Returns at once; False if
         nothing was sent (quiet, or nothing new)."""
-        if not mails or self._quiet():
+        if not mails or self._shut or self._quiet():
             return False
         self._pool.submit(self._send, list(mails))
         return True
 
     def close(self) -> None:
-        """Stop listening and drop the bus connection (without waiting for the worker)."""
+        """Stop listening and drop the bus connection (without waiting for the worker).
+        Later calls, and announcements after it, do nothing."""
+        if self._shut:
+            return
+        self._shut = True
         self._pool.submit(self._disconnect)
         self._pool.shutdown(wait=False)
 
