@@ -11,13 +11,19 @@ With ``auto_download`` the new messages are downloaded, except those over the ac
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtNetwork import QNetworkInformation
 
 from core.engine.events import ConnectionChanged, ConnectionState, ListLoaded, MessageState
+from core.engine.retention import Rule, StoredCopy, retention_of, to_delete
 from core.engine.scheduler import Due, Scheduler
+from core.store.catalog import StoredEntry, read_catalog
 from gui.registry import RunnerRegistry
 from gui.runner import AccountRunner
+from gui.tasks import BackgroundTask
 
 __all__ = ["ScheduledChecks"]
 
@@ -29,11 +35,15 @@ class ScheduledChecks(QObject):
 
     checkStarted = Signal(object, object)  # AccountRunner, Due (for the log)
     downloading = Signal(object, int, int)  # AccountRunner, started, left over the size limit
+    retaining = Signal(object, object, bool)  # AccountRunner, marked UIDLs, committed
+    problem = Signal(object, str)  # AccountRunner, what went wrong (for the log)
 
     def __init__(self, registry: RunnerRegistry, parent: QObject | None = None, *,
-                 scheduler: Scheduler | None = None, watch_network: bool = True) -> None:
+                 scheduler: Scheduler | None = None, watch_network: bool = True,
+                 now: Callable[[], float] = time.time) -> None:
         super().__init__(parent)
         self.scheduler = scheduler or Scheduler()
+        self._now = now  # the wall clock the leave-on-server rules read
         self._registry = registry
         self._runners: dict[str, AccountRunner] = {}
         self._timer = QTimer(self)
@@ -121,7 +131,38 @@ class ScheduledChecks(QObject):
                 runner.download(wanted)
             if new:
                 self.downloading.emit(runner, len(wanted), len(new) - len(wanted))
+        if Rule(account.leave_on_server) is not Rule.KEEP:
+            self._apply_rule(runner, [m.uidl for m in event.messages])
         self._rearm()
+
+    def _apply_rule(self, runner: AccountRunner, on_server: list[str]) -> None:
+        """Mark what the account's leave-on-server rule selects among its stored messages
+        (read from the store off the GUI thread), and commit, unless the user has marks of
+        their own waiting: their commit is theirs to make, and the rule's marks join it."""
+        account = runner.account
+        state_dir = runner.state_dir
+        task = BackgroundTask(lambda: read_catalog(account.maildir_path(), state_dir),
+                              on_error=lambda exc: self.problem.emit(
+                                  runner, f"leave-on-server rule not applied: {exc}"),
+                              parent=self,
+                              name=f"rule {account.key}")
+
+        def decide(entries: list[StoredEntry]) -> None:
+            if self._runner_key(runner) is None:
+                return  # removed meanwhile
+            copies = {e.uidl: StoredCopy(e.stored_at, bool(e.path)) for e in entries}
+            chosen = to_delete(retention_of(account), on_server, copies, self._now())
+            chosen -= set(runner.model.marked_uidls())
+            if not chosen:
+                return
+            waiting = bool(runner.model.marked_uidls())
+            runner.mark(chosen)
+            if not waiting:
+                runner.commit()
+            self.retaining.emit(runner, frozenset(chosen), not waiting)
+
+        task.done.connect(decide)
+        task.start()
 
     @Slot(object)
     def _connection(self, event: ConnectionChanged) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtWidgets import QWidget
 
 from core.engine.events import ConnectionState, ListLoaded, MessageState
+from core.engine.retention import retention_of
 from core.engine.scheduler import Due
 from gui.desktop import autostart
 from gui.desktop.checks import ScheduledChecks, describe
@@ -63,6 +64,8 @@ class DesktopPresence(QObject):
             self._added(runner)
         self.checks.checkStarted.connect(self._check_started)
         self.checks.downloading.connect(self._downloading)
+        self.checks.retaining.connect(self._retaining)
+        self.checks.problem.connect(lambda runner, text: self._note(runner.name, text))
         self.notifier.activated.connect(self._activated)
         self.notifier.unavailable.connect(lambda reason: self._note("popfetch", reason))
         self.tray.open_requested.connect(self.bring_forward)
@@ -172,6 +175,13 @@ class DesktopPresence(QObject):
     @Slot(object, object)
     def _check_started(self, runner: AccountRunner, due: Due) -> None:
         self._note(runner.name, describe(due))
+
+    @Slot(object, object, bool)
+    def _retaining(self, runner: AccountRunner, uidls: frozenset[str], committed: bool) -> None:
+        rule = retention_of(runner.account).describe()
+        text = f"{rule}: {len(uidls)} marked"
+        text += ", committing" if committed else "; they go with your next commit"
+        self._note(runner.name, text)
 
     @Slot(object, int, int)
     def _downloading(self, runner: AccountRunner, started: int, over: int) -> None:

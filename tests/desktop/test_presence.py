@@ -4,6 +4,7 @@ new mail announced to dunst and a click opening the window at it, the tray's sta
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 from core.accounts import Account, AccountBook
 from core.demoserver import DemoServer
 from core.engine.events import ConnectionState, MessageState
+from core.engine.retention import DAY
 from core.engine.scheduler import Reason, Scheduler
 from core.net import Security
 from gui.desktop.checks import ScheduledChecks
@@ -171,3 +173,61 @@ def test_the_main_window_has_the_desktop_parts_and_shows_a_message(qtbot, server
         assert window.desktop.tray.status.state in (TrayState.IDLE, TrayState.FETCHING)
     finally:
         window.shutdown(10)
+
+
+def _scheduled(registry: RunnerRegistry, clock: FakeClock, now: list[float]) -> ScheduledChecks:
+    return ScheduledChecks(registry, scheduler=Scheduler(clock), watch_network=False,
+                           now=lambda: now[0])
+
+
+def test_delete_after_n_days_marks_old_stored_mail_and_commits(qtbot, server, tmp_path):
+    clock, now = FakeClock(), [0.0]
+    registry = RunnerRegistry()
+    checks = _scheduled(registry, clock, now)
+    runner = make_runner(server, tmp_path, check_every=60.0, auto_download=True,
+                         leave_on_server="after-days", delete_after_days=7)
+    registry.add(runner)
+    try:
+        now[0] = time.time()  # nothing is a week old yet
+        runner.start()
+        qtbot.waitUntil(lambda: runner.model.totals().stored == 2, timeout=20_000)
+        assert server.deleted == []
+        now[0] = time.time() + 7 * DAY + 60  # a week later, by the injected clock
+        clock.advance(60)
+        with qtbot.waitSignal(checks.retaining, timeout=20_000) as retained:
+            checks.poll()
+        _, uidls, committed = retained.args
+        assert len(uidls) == 2 and committed
+        qtbot.waitUntil(lambda: len(server.deleted) == 2, timeout=20_000)
+        last_quit = max(i for i, c in enumerate(server.commands) if c == "QUIT")
+        assert last_quit > max(i for i, c in enumerate(server.commands) if c.startswith("DELE"))
+    finally:
+        checks.stop()
+        stop(registry)
+
+
+def test_a_rule_leaves_the_commit_to_the_user_when_they_have_marks_waiting(
+        qtbot, server, tmp_path):
+    clock, now = FakeClock(), [time.time()]
+    registry = RunnerRegistry()
+    checks = _scheduled(registry, clock, now)
+    runner = make_runner(server, tmp_path, check_every=60.0, auto_download=True,
+                         leave_on_server="when-local-gone")
+    registry.add(runner)
+    try:
+        runner.start()
+        qtbot.waitUntil(lambda: runner.model.totals().stored == 2, timeout=20_000)
+        first, second = runner.model.uidls()
+        runner.mark([first])  # the user's own mark, not committed yet
+        qtbot.waitUntil(lambda: runner.model.marked_uidls() == [first], timeout=10_000)
+        Path(runner.model.path_of(second)).unlink()  # deleted in the mail reader
+        clock.advance(60)
+        with qtbot.waitSignal(checks.retaining, timeout=20_000) as retained:
+            checks.poll()
+        assert retained.args[1:] == [frozenset({second}), False]
+        qtbot.waitUntil(lambda: sorted(runner.model.marked_uidls()) == sorted([first, second]),
+                        timeout=10_000)
+        assert server.deleted == [] and "QUIT" not in server.commands[-1:]
+    finally:
+        checks.stop()
+        stop(registry)
