@@ -3,7 +3,7 @@
 Run by tests/desktop/test_tray.py on Xvfb with Debian's trayer (the environment names the
 display), and by hand to refresh the README's picture:
 
-    .venv/bin/python tests/desktop/tray_shot.py --own-desktop resources/tray-menu.png
+    .venv/bin/python tests/desktop/shots.py --own-desktop resources/tray-menu.png
 
 It prints one JSON line: the icon's and the menu's geometry on the screen.
 """
