@@ -64,7 +64,7 @@ def test_in_a_real_tray_the_icon_embeds_and_its_menu_opens(x_and_bus: Desktop, t
     require("trayer")
     shot = tmp_path / "tray-menu.png"
     with desktop.trayer(x_and_bus.env):
-        done = subprocess.run([sys.executable, str(ROOT / "tests/desktop/shots.py"),
+        done = subprocess.run([sys.executable, str(ROOT / "tests/desktop/shots.py"), "tray",
                                str(shot)], env=x_and_bus.env, cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
     assert done.returncode == 0, done.stderr

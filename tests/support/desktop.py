@@ -32,6 +32,24 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   </policy>
 </busconfig>
 """
+# A plain look for the README's picture: top right, 340 px wide, framed.
+DUNSTRC = """\
+[global]
+    markup = full
+    idle_threshold = 0
+    origin = top-right
+    offset = 20x20
+    width = 340
+    font = DejaVu Sans 10
+    frame_width = 2
+    frame_color = "#2f80ed"
+    format = "<b>%s</b>\\n%b"
+    show_indicators = no
+[urgency_normal]
+    background = "#ffffff"
+    foreground = "#222222"
+    timeout = 0
+"""
 # tool -> Debian package
 TOOLS = {"Xvfb": "xvfb", "dbus-daemon": "dbus-daemon", "dunst": "dunst",
          "dunstctl": "dunst", "trayer": "trayer", "desktop-file-validate": "desktop-file-utils"}
@@ -133,7 +151,7 @@ def desktop_env(display: str, bus: str, home: Path) -> dict[str, str]:
 def dunst(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Debian's dunst, serving org.freedesktop.Notifications on ``env``'s bus and display."""
     config = Path(env["HOME"]) / "dunstrc"
-    config.write_text("[global]\n    markup = full\n    idle_threshold = 0\n")
+    config.write_text(DUNSTRC)
     proc = subprocess.Popen(["dunst", "-config", str(config)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
