@@ -18,6 +18,7 @@ import errno
 import hashlib
 import os
 import re
+import select
 import socket
 import ssl
 import threading
