@@ -7,7 +7,8 @@ tests/gui/desktop/test_tray.py on Xvfb with Debian's trayer (the environment nam
 display), and by hand to refresh the README's pictures:
 
     .venv/bin/python tests/gui/desktop/shots.py --own-desktop tray resources/tray-menu.png
-    .venv/bin/python tests/gui/desktop/shots.py --own-desktop notification resources/notification.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop notification \
+        resources/notification.png
     .venv/bin/python tests/gui/desktop/shots.py --own-desktop settings resources/check-settings.png
 """
 
