@@ -34,6 +34,7 @@ from core.engine.events import (
 from core.errors import KeychainUnavailable, PopError
 from core.net import Security
 from core.text import sanitize
+from core.units import parse_duration
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -60,6 +61,20 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
             text += " (default: %(default)s)"
         return text
+
+
+def _duration(text: str) -> float:
+    """Seconds, or 30s / 10m / 1h: never 0, negative, "nan" or "inf" (those hang or spin)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count (0, 1, 2 ...): {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,11 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--state-dir", type=Path,
                        help="where partial downloads and stored UIDLs are kept (default: "
                             "under $XDG_STATE_HOME/popfetch, one directory per account)")
-    fetch.add_argument("--max-retries", type=int, default=5,
+    fetch.add_argument("--max-retries", type=_count, default=5,
                        help="give up after this many failures in a row")
-    fetch.add_argument("--retry-delay", type=float, default=1.0,
+    fetch.add_argument("--retry-delay", type=_duration, default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0,
+    fetch.add_argument("--timeout", type=_duration, default=60.0,
                        help="connect, TLS handshake and read timeout in seconds")
     fetch.add_argument("--discard-partials", action="store_true",
                        help="forget partly downloaded messages first (fetch them whole)")
