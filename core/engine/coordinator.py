@@ -158,6 +158,7 @@ class Engine:
         self._stopped = False  # a fatal error: wait for the user
         self._holding = False
         self._seen = -1  # the intent generation _between_chunks last looked at
+        self._read_seen = -1  # the one _while_reading last looked at
         self._last_work = time.monotonic()
         self._last_command = time.monotonic()
         self._same_place: dict[str, tuple[int, int]] = {}  # uidl -> (octet, times)
@@ -332,6 +333,15 @@ class Engine:
                 self._idle.notify_all()
 
 
+    def _while_reading(self) -> bool:
+        """Looked at every poll while a session reads (greeting, login, listing, bodies):
+        the user's pauses and cancels show at once, and True ends the read."""
+        generation = self._intent.generation
+        if generation != self._read_seen:
+            self._read_seen = generation
+            self._apply_intent()
+        return self._intent.stopping()
+
     def _hold_store(self) -> bool:
         """Reopen the store closed while idle; False while another popfetch holds it."""
         try:
@@ -459,7 +469,7 @@ class Engine:
                 connect_timeout=self._connect_timeout,
                 read_timeout=self._read_timeout,
                 dialer=dialer,
-                stop=self._intent.stopping,
+                stop=self._while_reading,
             )
             try:
                 session.login(
