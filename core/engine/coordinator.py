@@ -95,6 +95,7 @@ HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the conne
 SAME_PLACE = 3  # breaks at the same octet of one message, without progress: it is the message
 WHOLE_REREADS = 4  # without EXT-RETR: whole reads of one message that broke, then FAILED
 REOPEN_DELAY = 0.3  # after dropping a connection on purpose: the server frees the maildrop
+QUIT_GRACE = 0.5  # at shutdown, how long an idle session's RSET/QUIT may take
 
 
 class Engine:
@@ -146,6 +147,8 @@ class Engine:
         self._link = threading.Lock()
         self._dialer: Dialer | None = None
         self._opening = False  # connect, TLS, greeting, login: abort these at once
+        self._parked = False  # a session is open and the worker waits for work: QUIT it
+        self._quitting = False  # the graceful end at shutdown: reads go on (a timer bounds it)
 
         # Worker-owned state.
         self._session: Session | None = None
@@ -269,10 +272,12 @@ class Engine:
             self._is_idle = False
 
     def _on_stop(self, shutdown: bool) -> None:
-        """From the caller's thread: a connection being opened is aborted at once (and on
-        shutdown any connection); reads in an open session see the request within a poll."""
+        """From the caller's thread: a connection being opened is aborted at once, and on
+        shutdown a busy one too; an idle session is ended with QUIT by the worker, and
+        reads in an open session see the request within a poll."""
         with self._link:
-            dialer = self._dialer if (shutdown or self._opening) else None
+            busy = self._opening or (shutdown and not self._parked)
+            dialer = self._dialer if busy else None
         if dialer is not None:
             dialer.abort()
 
@@ -336,6 +341,8 @@ class Engine:
     def _while_reading(self) -> bool:
         """Looked at every poll while a session reads (greeting, login, listing, bodies):
         the user's pauses and cancels show at once, and True ends the read."""
+        if self._quitting:
+            return False
         generation = self._intent.generation
         if generation != self._read_seen:
             self._read_seen = generation
@@ -419,7 +426,10 @@ class Engine:
         while True:
             w = self._apply_intent()
             if w.shutdown:
+                self._quit_at_shutdown()
                 return
+            with self._link:
+                self._parked = False
             if self._session is None:
                 if w.disconnect:
                     self._intent.clear(disconnect=True)
@@ -533,14 +543,20 @@ class Engine:
                 self._download_small([self._table[u] for u in batch])
             self._last_work = self._last_command = time.monotonic()
             return
-        self._set_idle(True)
         now = time.monotonic()
         if now - self._last_work >= self._idle_end:
             self._intent.clear(connected=True)
             self._end_session("idle: the session ended; the next action reconnects", release=True)
             return
         wait = min(self._last_command + self._keepalive, self._last_work + self._idle_end) - now
+        with self._link:
+            self._parked = True  # before saying idle: a shutdown from now on QUITs
+        self._set_idle(True)
         woke = self._intent.wait(max(wait, 0.0))
+        with self._link:
+            if self._intent.stopping():
+                return  # the loop ends the session; a shutdown found us parked
+            self._parked = False
         due = time.monotonic() - self._last_command >= self._keepalive
         if not woke and due and self._session is not None:
             self._session.noop()
@@ -576,6 +592,23 @@ class Engine:
             self._session.close()
             self._session = None
             self._server_marks = set()
+
+    def _quit_at_shutdown(self) -> None:
+        """An idle session still ends with QUIT (RSET first with marks), bounded: if the
+        server does not answer within QUIT_GRACE seconds the link is dropped instead."""
+        with self._link:
+            dialer = self._dialer if self._parked else None
+            self._parked = False
+        if dialer is None or self._session is None:
+            return
+        timer = threading.Timer(QUIT_GRACE, dialer.abort)
+        timer.start()
+        self._quitting = True
+        try:
+            self._end_session("shut down; nothing deleted")
+        finally:
+            self._quitting = False
+            timer.cancel()
 
     def _end_session(self, detail: str, *, release: bool = False) -> None:
         """QUIT, after RSET when marks were issued (rule 15): nothing is deleted.
