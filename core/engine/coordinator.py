@@ -19,10 +19,10 @@ network are touched by the worker alone (and the delivery thread it waits for).
 Sessions (rules 12 and 15): a message is durable before it can be marked by
 ``delete_after_fetch``; marks are journalled before any DELE and re-issued at the start
 of every session; only QUIT (commit) makes the server delete. Every session ends with
-QUIT (RSET first when marks were issued and no commit was asked), except a drop, a
-shutdown or an interrupt mid-reply. A refresh opens a fresh session (only a new login
-sees new mail); a session idle for ``idle_end`` seconds ends, and the next action
-reconnects.
+QUIT (RSET first when marks were issued and no commit was asked), also at shutdown when
+the session is idle; only a drop, or a stop in the middle of a reply, leaves without it.
+A refresh opens a fresh session (only a new login sees new mail); a session idle for
+``idle_end`` seconds ends, and the next action reconnects.
 """
 
 from __future__ import annotations
@@ -241,9 +241,9 @@ class Engine:
         self._busy()
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the worker within about a second, without QUIT (nothing deleted); partials
-        stay for next time. The store is closed when this returns (unless ``timeout``
-        ran out first)."""
+        """Stop the worker within about a second, nothing deleted: an idle session ends
+        with QUIT (RSET first with marks), a busy one is dropped; partials stay for next
+        time. The store is closed when this returns (unless ``timeout`` ran out first)."""
         self._intent.shutdown()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -585,7 +585,7 @@ class Engine:
     # -- ending sessions ------------------------------------------------------------------
 
     def _drop(self) -> None:
-        """Close without QUIT: a drop, a desync, a shutdown. The server deletes nothing."""
+        """Close without QUIT: a drop, a desync, a stop mid-reply. The server deletes nothing."""
         with self._link:
             self._dialer = None
         if self._session is not None:
