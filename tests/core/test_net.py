@@ -373,6 +373,40 @@ def test_read_timeout_over_tls(serve, server_ctx, certs) -> None:
     release.set()
 
 
+def test_tls_records_already_received_come_back_as_one_chunk(serve, server_ctx, certs) -> None:
+    records = [bytes([65 + i % 26]) * 1000 for i in range(40)]  # 40 TLS records of 1000 octets
+    sent = threading.Event()
+    release = threading.Event()
+
+    def many_records(conn: socket.socket) -> None:
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            for record in records:
+                tls.sendall(record)
+            sent.set()
+            release.wait(5)
+            tls.sendall(b"last")
+            tls.unwrap()  # close_notify: a clean EOF
+
+    srv = serve(many_records)
+    policy = TlsPolicy(cafile=str(certs.ca_pem))
+    with connect("localhost", srv.port, Security.TLS, policy, timeout=5) as t:
+        assert sent.wait(5)
+        t.set_timeout(0.2)
+        chunks: list[bytes] = []
+        while sum(map(len, chunks)) < 40_000:
+            chunks.append(t.recv())
+        assert b"".join(chunks) == b"".join(records)
+        assert len(chunks) < len(records) // 4  # gathered, not one record per call
+        # The gathering read without waiting; the socket's own timeout is back for the next
+        # read: a silent server is a ReadTimeout, not an instant "nothing there".
+        with pytest.raises(ReadTimeout):
+            t.recv()
+        release.set()
+        t.set_timeout(5)
+        assert _recv_exactly(t, 4) == b"last"
+        assert t.recv() == b""
+
+
 def test_connection_refused() -> None:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

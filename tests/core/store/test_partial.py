@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from core.errors import MessageIntegrityError, StorageError
 from core.store.local import Store
-from tests.support.store import LF, MESSAGE, new_files, reopen, write_in_chunks
+from tests.support.store import LF, MESSAGE, new_files, reference_lf, reopen, write_in_chunks
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,34 @@ def test_conversion_is_chunk_independent_and_offsets_never_follow_a_cr(
         assert p.file_len == len(data[:off].replace(b"\r\n", b"\n"))
     path = s.complete(p, exact=True)
     assert path.read_bytes() == data.replace(b"\r\n", b"\n")
+
+
+# Lines, mostly clean CRLF (whole chunks take the translate path), some with bare CRs
+# (their chunks take the replace path), and chunk cuts anywhere, also between CR and LF.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([b"", b".", b"..dots", b"QUJD" * 19, b"end\r", b"\r\r", b"a\rb"]),
+            st.binary(max_size=12).map(lambda b: b.replace(b"x", b"\r")),
+        ),
+        max_size=60,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=16),
+)
+def test_any_chunking_stores_the_reference_lf_form(
+    shared_store: Store, lines: list[bytes], cuts: list[int]
+) -> None:
+    data = b"\r\n".join(lines)
+    p = shared_store.begin(f"u{next(_uidls)}", len(data))
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    for a, b in itertools.pairwise(bounds):
+        p.write(data[a:b])
+        off = p.wire_offset
+        assert off == 0 or data[off - 1] != 0x0D  # never an offset right after a CR
+        assert p.file_len == len(reference_lf(data[:off]))
+    path = shared_store.complete(p, exact=True)
+    assert path.read_bytes() == reference_lf(data)
 
 
 def test_a_large_message_is_written_in_constant_memory(store: Store) -> None:
