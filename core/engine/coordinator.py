@@ -7,8 +7,8 @@ Built from parts with one job each:
   methods write there and return;
 - :class:`~core.engine.messages.MessageTable` holds the list, and changes a message's
   state only through the table in :mod:`core.engine.lifecycle`;
-- :mod:`core.engine.listing` and :mod:`core.engine.transfers` are session work: they
-  talk to the server and return outcomes;
+- :mod:`core.engine.listing`, :mod:`core.engine.transfers` and :mod:`core.engine.marks`
+  are session work: they talk to the server and return outcomes;
 - the :class:`Engine` below is the coordinator: on its worker thread it folds the
   intent into the table, runs session work, applies the outcomes to the store and the
   table, and decides blame by evidence (DESIGN rule 14).
@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.accounts import Account
+from core.engine import marks
 from core.engine.api import EngineAPI, Listener, Stats
 from core.engine.events import (
     CommitFinished,
@@ -617,10 +618,7 @@ class Engine:
         if session is None:
             return
         try:
-            if self._server_marks:
-                session.rset()
-                self._server_marks = set()
-            session.quit()
+            marks.quit_keeping_everything(session, frozenset(self._server_marks))
         except (PopError, OSError) as exc:
             log.info("ending the session: %s", exc)
         self._drop()
@@ -766,17 +764,12 @@ class Engine:
 
     def _sync_marks(self) -> None:
         """Make the server's DELE set equal the journal (RSET is the only undo, rule 2)."""
-        session = self._require()
-        wanted = {u for u in self._table.marks if u in self._table}
-        if self._server_marks - wanted:
-            session.rset()
-            self._server_marks = set()
-        todo = [m for m in self._table if m.uidl in wanted and m.uidl not in self._server_marks]
-        if todo:
-            refused = set(session.dele(m.number for m in todo))
-            for msg in todo:
-                if msg.number not in refused:
-                    self._server_marks.add(msg.uidl)
+        wanted = frozenset(u for u in self._table.marks if u in self._table)
+        issued = frozenset(self._server_marks)
+        if wanted != issued:
+            self._server_marks = set(
+                marks.issue(self._require(), self._table, wanted, issued)
+            )
 
     def _commit(self) -> None:
         session = self._require()
