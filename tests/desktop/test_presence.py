@@ -231,3 +231,31 @@ def test_a_rule_leaves_the_commit_to_the_user_when_they_have_marks_waiting(
     finally:
         checks.stop()
         stop(registry)
+
+
+def test_automatic_checks_leave_an_account_that_waits_for_the_user_alone(
+        qtbot, server, tmp_path):
+    clock = FakeClock()
+    registry = RunnerRegistry()
+    checks = ScheduledChecks(registry, scheduler=Scheduler(clock), watch_network=False)
+    runner = make_runner(server, tmp_path, password="wrong", check_every=60.0)
+    registry.add(runner)
+    started: list[object] = []
+    checks.checkStarted.connect(lambda r, due: started.append(due.reason))
+    try:
+        runner.start()
+        qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.FAILED,
+                        timeout=20_000)
+        logins = sum(c.startswith("AUTH") or c.startswith("PASS") for c in server.commands)
+        checks.scheduler.network_up()
+        clock.advance(60)
+        checks.poll()  # refresh() would be called right here, synchronously
+        assert started == []
+        assert checks.scheduler.due_in(f"{id(runner):x}") == 60  # and the schedule goes on
+        checks.check_all()  # "Check now" is the user asking: it does try again
+        assert started == [Reason.MANUAL]
+        qtbot.waitUntil(lambda: sum(c.startswith(("AUTH", "PASS")) for c in server.commands)
+                        > logins, timeout=20_000)
+    finally:
+        checks.stop()
+        stop(registry)
