@@ -175,11 +175,14 @@ class ScheduledChecks(QObject):
 
     @Slot(object)
     def _connection(self, event: ConnectionChanged) -> None:
+        key = self._runner_key(self.sender())
+        if key is None:
+            return
+        if event.login_delay is not None:
+            self.scheduler.set_login_delay(key, event.login_delay)
         if event.state is ConnectionState.FAILED:  # stopped for the user: this check is over
-            key = self._runner_key(self.sender())
-            if key is not None:
-                self.scheduler.finished(key)
-                self._rearm()
+            self.scheduler.finished(key)
+            self._rearm()
 
     @Slot(QNetworkInformation.Reachability)
     def _reachability(self, reachability: QNetworkInformation.Reachability) -> None:

@@ -259,3 +259,30 @@ def test_automatic_checks_leave_an_account_that_waits_for_the_user_alone(
     finally:
         checks.stop()
         stop(registry)
+
+
+def test_the_servers_login_delay_reaches_the_schedule(qtbot, tmp_path):
+    src = tmp_path / "src"
+    for sub in ("tmp", "new", "cur"):
+        (src / sub).mkdir(parents=True)
+    write_message(src, b"Subject: one\n\nx\n")
+    server = DemoServer(src, users={"alice": PASSWORD}, login_delay=1)
+    server.start()
+    clock = FakeClock()
+    registry = RunnerRegistry()
+    checks = ScheduledChecks(registry, scheduler=Scheduler(clock), watch_network=False)
+    runner = make_runner(server, tmp_path, check_every=60.0)
+    registry.add(runner)
+    key = f"{id(runner):x}"
+    try:
+        with qtbot.waitSignal(runner.bridge.listLoaded, timeout=20_000):
+            runner.start()
+        clock.advance(60)
+        with qtbot.waitSignal(runner.bridge.listLoaded, timeout=20_000):
+            checks.poll()  # a scheduled check: the engine waits out the 1 s itself
+        checks.scheduler.check_now(key)
+        assert checks.scheduler.due_in(key) == 1  # F5 too waits for the server's LOGIN-DELAY
+    finally:
+        checks.stop()
+        stop(registry)
+        server.stop()
