@@ -107,7 +107,8 @@ class MainWindow(QMainWindow):
         self.keychain.probe()
         # Tray, notifications and scheduled checks (gui/desktop), fed by the registry.
         self.desktop = DesktopPresence(self.registry, self, open_message=self.show_message,
-                                       note=self.log.note, report=self.report_error)
+                                       note=self.log.note, report=self.report_error,
+                                       settings=settings)
 
     # ================================================================== Host
 
@@ -533,6 +534,10 @@ class MainWindow(QMainWindow):
     # ================================================================== closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.closer.really_close and self.desktop.keep_running_in_tray():
+            self.hide()  # popfetch goes on in the tray
+            event.ignore()
+            return
         if not self.app_settings.ask_before_quit:
             self.closer.really_close = True
         if not self.closer.may_close():

@@ -286,3 +286,66 @@ def test_the_servers_login_delay_reaches_the_schedule(qtbot, tmp_path):
         checks.stop()
         stop(registry)
         server.stop()
+
+
+def _answer_close_question(qtbot, button: str, seen: list[str]) -> None:
+    """Click ``button`` in the close question once it shows (exec() runs its own loop)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or box.objectName() != "closeToTray":
+            QTimer.singleShot(10, click)
+            return
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(0, click)
+
+
+# Offscreen has no tray: showing the icon anyway (the tray is said to be there) and the
+# question's window make the platform warn about what it lacks.
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged", "propagateSizeHints")
+def test_closing_the_window_asks_once_to_keep_running_in_the_tray(qtbot, tmp_path):
+    host = Host()
+    qtbot.addWidget(host)
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    registry = RunnerRegistry()
+    presence = DesktopPresence(
+        registry, host, settings=settings, tray_available=lambda: True,
+        checks=ScheduledChecks(registry, scheduler=Scheduler(FakeClock()), watch_network=False),
+        open_message=lambda r, u: None, note=lambda n, t: None, report=lambda t, x: None)
+    try:
+        asked: list[str] = []
+        _answer_close_question(qtbot, "Keep running", asked)
+        assert presence.keep_running_in_tray() is True
+        assert asked == ["Keep popfetch running in the tray when its window is closed?"]
+        assert settings.value("desktop/close_to_tray") == "tray"
+        assert presence.keep_running_in_tray() is True  # remembered: no second question
+        assert len(asked) == 1
+        presence.quit()  # "Quit popfetch" in the tray's menu
+        assert presence.keep_running_in_tray() is False
+    finally:
+        presence.close()
+
+
+# Offscreen has no tray: showing the icon anyway (the tray is said to be there) and the
+# question's window make the platform warn about what it lacks.
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged", "propagateSizeHints")
+def test_answering_quit_is_remembered_too(qtbot, tmp_path):
+    host = Host()
+    qtbot.addWidget(host)
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    registry = RunnerRegistry()
+    presence = DesktopPresence(
+        registry, host, settings=settings, tray_available=lambda: True,
+        checks=ScheduledChecks(registry, scheduler=Scheduler(FakeClock()), watch_network=False),
+        open_message=lambda r, u: None, note=lambda n, t: None, report=lambda t, x: None)
+    try:
+        asked: list[str] = []
+        _answer_close_question(qtbot, "Quit", asked)
+        assert presence.keep_running_in_tray() is False and len(asked) == 1
+        assert presence.keep_running_in_tray() is False and len(asked) == 1
+    finally:
+        presence.close()
