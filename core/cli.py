@@ -98,8 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
         "--security", choices=[s.value for s in Security],
-        help="tls: TLS from the start (the default); starttls: upgrade with STLS; "
-             "none: clear text"
+        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text "
+             "(default: tls)"
     )
     fetch.add_argument("--user", help="the user name on the server")
     fetch.add_argument("--maildir", type=Path,
@@ -116,8 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
     fetch.add_argument("--auth", choices=AUTH_METHODS,
-                       help="sign-in method; auto (the default) picks the safest the server "
-                            "offers")
+                       help="sign-in method; auto picks the safest the server offers "
+                            "(default: auto)")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
