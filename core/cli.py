@@ -77,6 +77,12 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count (0, 1, 2 ...): {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = _Help
     parser = argparse.ArgumentParser(
@@ -98,8 +104,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
         "--security", choices=[s.value for s in Security],
-        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text "
-             "(default: tls)"
+        help="tls: TLS from the start (the default); starttls: upgrade with STLS; "
+             "none: clear text"
     )
     fetch.add_argument("--user", help="the user name on the server")
     fetch.add_argument("--maildir", type=Path,
@@ -116,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
     fetch.add_argument("--auth", choices=AUTH_METHODS,
-                       help="sign-in method; auto picks the safest the server offers "
-                            "(default: auto)")
+                       help="sign-in method; auto (the default) picks the safest the server "
+                            "offers")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -127,11 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--state-dir", type=Path,
                        help="where partial downloads and stored UIDLs are kept (default: "
                             "under $XDG_STATE_HOME/popfetch, one directory per account)")
-    fetch.add_argument("--max-retries", type=int, default=5,
+    fetch.add_argument("--max-retries", type=_count, default=5,
                        help="give up after this many failures in a row")
-    fetch.add_argument("--retry-delay", type=float, default=1.0,
+    # Durations, never 0, negative, "nan" or "inf": a NaN timeout crashed, an inf delay hung.
+    fetch.add_argument("--retry-delay", type=_units(parse_duration), default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0,
+    fetch.add_argument("--timeout", type=_units(parse_duration), default=60.0,
                        help="connect, TLS handshake and read timeout in seconds")
     fetch.add_argument("--discard-partials", action="store_true",
                        help="forget partly downloaded messages first (fetch them whole)")

@@ -6,10 +6,10 @@ it; ``settings``: the account dialog's "Checking and storage" fields. Run by
 tests/gui/desktop/test_tray.py on Xvfb with Debian's trayer (the environment names the
 display), and by hand to refresh the README's pictures:
 
-    shots=tests/gui/desktop/shots.py
-    .venv/bin/python $shots --own-desktop tray resources/tray-menu.png
-    .venv/bin/python $shots --own-desktop notification resources/notification.png
-    .venv/bin/python $shots --own-desktop settings resources/check-settings.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop tray resources/tray-menu.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop notification \
+        resources/notification.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop settings resources/check-settings.png
 """
 
 from __future__ import annotations
