@@ -80,6 +80,7 @@ class CheckResult:
     fatal: str | None = None
     commit_failed: str | None = None
     interrupted: bool = False
+    login_delay: float | None = None  # the server's CAPA LOGIN-DELAY, for the schedule
 
     @property
     def status(self) -> int:
@@ -115,6 +116,7 @@ class _Collector:
         self.fatal: ErrorOccurred | None = None
         self.commit: CommitFinished | None = None
         self.ended = threading.Event()  # the session ended, by QUIT or for good
+        self.login_delay: float | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, MessageStateChanged):
@@ -130,10 +132,11 @@ class _Collector:
                 self._say(event.message)
         elif isinstance(event, CommitFinished):
             self.commit = event
-        elif isinstance(event, ConnectionChanged) and event.state in (
-            ConnectionState.DISCONNECTED, ConnectionState.FAILED
-        ):
-            self.ended.set()
+        elif isinstance(event, ConnectionChanged):
+            if event.login_delay is not None:
+                self.login_delay = event.login_delay
+            if event.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
+                self.ended.set()
 
     def _say(self, text: str) -> None:
         # Server text (a UIDL, an -ERR line) is untrusted: escaped and cut (DESIGN rule 16).
@@ -203,6 +206,7 @@ def check(
     result.fetched, result.fetched_bytes = stats.fetched, stats.fetched_bytes
     result.resumed, result.reconnects = stats.resumed, stats.reconnects
     result.failed = dict(collector.failed)
+    result.login_delay = collector.login_delay
     result.interrupted = stop.is_set() and collector.commit is None
     if collector.fatal is not None:
         result.fatal = collector.fatal.message
@@ -316,6 +320,8 @@ class Fetcher:
             pool.shutdown(wait=True, cancel_futures=True)
         return EXIT_OK
 
-    def _done(self, scheduler: Scheduler, key: str, _future: Future[CheckResult]) -> None:
+    def _done(self, scheduler: Scheduler, key: str, future: Future[CheckResult]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            scheduler.set_login_delay(key, future.result().login_delay)
         scheduler.finished(key)
         self._wake.set()

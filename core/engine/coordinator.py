@@ -303,6 +303,7 @@ class Engine:
                 can_resume=(info.ext_retr and self._use_offsets) if info else None,
                 retry_in=retry_in,
                 attempt=attempt,
+                login_delay=info.login_delay if info else None,
             )
         )
 
