@@ -9,7 +9,9 @@ delivery stage costs per message after the POP3 side has the bytes:
 - ``maildir``: the Maildir target (write + fsync each file, rename, one fsync of new/);
 - ``imaps``:   a Dovecot started here (dovecot-imapd, loopback, TLS), one connection,
                pipelined APPENDs with LITERAL+, APPENDUID recorded;
-- ``imap``:    the same over STARTTLS.
+- ``imap``:    the same over STARTTLS;
+- ``imaps-1``: a second Dovecot that does not offer MULTIAPPEND (as Gmail does not): one
+               APPEND per message, pipelined 64 deep.
 
 Dovecot runs with ``mail_fsync = never`` (as in every test here), so its side is not
 durable to disk; popfetch's side (journal, Maildir) is. Medians of ``--runs`` are printed.
@@ -64,25 +66,32 @@ def main() -> None:
     datas = make_messages(args.count, body_lines=40, tag="bench")  # about 1.3 KB each
     octets = sum(map(len, datas))
     items = [(f"bench-{i}", Message(data=d)) for i, d in enumerate(datas)]
-    times: dict[str, list[float]] = {"maildir": [], "imaps": [], "imap": []}
-    with Dovecot(users={}, protocols=("pop3", "imap", "lmtp")) as dovecot, \
+    times: dict[str, list[float]] = {"maildir": [], "imaps": [], "imap": [], "imaps-1": []}
+    single = Dovecot(
+        users={}, protocols=("pop3", "imap"), imap_capability="IMAP4rev1 LITERAL+ UIDPLUS BINARY"
+    )
+    with Dovecot(users={}, protocols=("pop3", "imap", "lmtp")) as dovecot, single, \
             tempfile.TemporaryDirectory(prefix="popfetch-bench-") as tmp:
         for r in range(args.runs):
             run_dir = Path(tmp) / f"run{r}"
             times["maildir"].append(
                 run(MaildirTarget(run_dir / "Mail"), items, args.batch, run_dir / "s-maildir")
             )
-            for scheme, port in (("imaps", dovecot.imaps_port), ("imap", dovecot.imap_port)):
-                user = dovecot.add_user(f"bench{scheme}{r}", "bench-pw")
+            for name, server, scheme, port in (
+                ("imaps", dovecot, "imaps", dovecot.imaps_port),
+                ("imap", dovecot, "imap", dovecot.imap_port),
+                ("imaps-1", single, "imaps", single.imaps_port),
+            ):
+                user = server.add_user(f"bench{scheme}{r}", "bench-pw")
                 spec = parse_deliver(f"{scheme}://{user.name}@127.0.0.1:{port}/INBOX")
                 assert isinstance(spec, ImapSpec)
                 target = ImapTarget(
-                    spec, password=lambda: "bench-pw", tls=TlsPolicy(cafile=str(dovecot.ca_pem))
+                    spec, password=lambda: "bench-pw", tls=TlsPolicy(cafile=str(server.ca_pem))
                 )
-                times[scheme].append(run(target, items, args.batch, run_dir / f"s-{scheme}"))
-                stored = len(dovecot.files(user.name))
+                times[name].append(run(target, items, args.batch, run_dir / f"s-{name}"))
+                stored = len(server.files(user.name))
                 if stored != args.count:
-                    raise SystemExit(f"{scheme}: {stored} messages in Dovecot, not {args.count}")
+                    raise SystemExit(f"{name}: {stored} messages in Dovecot, not {args.count}")
     print(f"{args.count} messages, {octets / 1e6:.1f} MB, batches of {args.batch}, "
           f"median of {args.runs} runs")
     for name, values in times.items():
