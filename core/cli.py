@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
@@ -32,8 +33,12 @@ from core.engine.events import (
     Progress,
 )
 from core.errors import KeychainUnavailable, PopError
-from core.net import Security
+from core.net import Security, TlsPolicy
 from core.text import sanitize
+
+if TYPE_CHECKING:
+    from core.store.local import Store
+    from core.store.targets import ImapSpec
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -46,6 +51,15 @@ FETCH_EPILOG = """\
 password: --password-command (the first line it prints), else the environment variable
 POPFETCH_PASSWORD, else the keychain (service "popfetch", user USER@HOST:PORT), else a
 prompt on a terminal; with none of them, fetch stops with an error.
+
+delivery (--deliver URL; --maildir PATH is short for maildir:PATH):
+  maildir:PATH  mbox:PATH  mda:COMMAND (the message on its standard input)
+  lmtp:HOST:PORT  lmtp:/path/to/socket
+  imap://USER@HOST[:PORT]/MAILBOX (STARTTLS, required)  imaps://USER@HOST[:PORT]/MAILBOX
+The IMAP password comes from --deliver-password-command, else the keychain (service
+"popfetch", user USER@HOST:PORT of the IMAP server). --cafile applies to every server the
+run talks to. A message is deleted (--delete) only once its target has it; one the target
+refuses or defers stays on the server, and the next run delivers it.
 
 exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
 error. The last line printed sums up messages and bytes fetched, resumed and deleted.
@@ -84,10 +98,18 @@ def _parser() -> argparse.ArgumentParser:
         help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text"
     )
     fetch.add_argument("--user", required=True, help="the user name on the server")
-    fetch.add_argument("--maildir", required=True, type=Path,
+    where = fetch.add_mutually_exclusive_group(required=True)
+    where.add_argument("--maildir", type=Path,
                        help="the Maildir to store into (created if missing)")
-    fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
-    fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
+    where.add_argument("--deliver", metavar="URL",
+                       help="where to deliver: maildir:, mbox:, mda:, lmtp:, imap://, imaps:// "
+                            "(see below)")
+    fetch.add_argument("--deliver-password-command", metavar="CMD",
+                       help="command whose first output line is the IMAP target's password")
+    fetch.add_argument("--cafile",
+                       help="PEM file of CA certificates to trust (every server of the run)")
+    fetch.add_argument("--fingerprint",
+                       help="trust the POP3 server's certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
     fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS,
                        help="sign-in method; auto picks the safest the server offers")
@@ -177,6 +199,50 @@ def _password_from(command: str) -> str:
         raise UsageError("--password-command printed a password that is not UTF-8") from None
 
 
+def _open_store(args: argparse.Namespace, state_dir: Path) -> Store:
+    """A Store into the Maildir (--maildir, or --deliver maildir:), else a TargetStore
+    delivering to the --deliver target."""
+    from core.store.forward import TargetStore
+    from core.store.local import Store
+    from core.store.targets import ImapSpec, MaildirSpec, open_target, parse_deliver
+
+    spec = MaildirSpec(args.maildir) if args.maildir else parse_deliver(args.deliver)
+    if isinstance(spec, MaildirSpec):
+        return Store(spec.path, state_dir)
+    password: str | None = None
+    if isinstance(spec, ImapSpec):
+        password = _target_password(spec, args.deliver_password_command)
+    elif args.deliver_password_command:
+        raise UsageError("--deliver-password-command is for imap:// and imaps:// targets")
+    target = open_target(
+        spec,
+        password=lambda: password or "",
+        tls=TlsPolicy(cafile=args.cafile),
+        timeout=args.timeout,
+    )
+    return TargetStore(target, state_dir)
+
+
+def _target_password(spec: ImapSpec, command: str | None) -> str:
+    """--deliver-password-command, else the keychain entry USER@HOST:PORT of the target."""
+    if command:
+        return _password_from(command)
+    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    key = f"{spec.user}@{host}:{spec.port}"
+    try:
+        from core.auth.keychain import Keychain
+
+        stored = Keychain().get(key)
+    except KeychainUnavailable:
+        stored = None
+    if stored is None:
+        raise UsageError(
+            f"no password for the IMAP target {key}: use --deliver-password-command, "
+            "or save it in the keychain (service popfetch, user " + key + ")"
+        )
+    return stored
+
+
 def _say(text: str) -> str:
     """A line for the terminal: whatever came from a server is escaped and cut."""
     return sanitize(text, 500)
@@ -237,21 +303,21 @@ class _Reporter:
 
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
-    from core.store.local import Store
 
     security = Security(args.security)
     port = args.port or (995 if security is Security.TLS else 110)
     try:
         account = Account(
             host=args.host, port=port, security=security, user=args.user,
-            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            maildir=str(args.maildir or args.deliver), cafile=args.cafile,
+            pinned_sha256=args.fingerprint,
             allow_plaintext=args.allow_plaintext, auth=args.auth,
             delete_after_fetch=args.delete,
         )
         if args.cafile and not Path(args.cafile).is_file():
             raise UsageError(f"--cafile {args.cafile}: no such file")
         password = resolve_password(account, args.password_command)
-        store = Store(args.maildir, args.state_dir or account.state_dir())
+        store = _open_store(args, args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
     if args.discard_partials:
