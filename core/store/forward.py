@@ -53,7 +53,10 @@ class TargetStore(Store):
     def complete(self, partial: PartialDownload, *, exact: bool) -> Path | Receipt:
         """Check the size (as :meth:`Store.complete`), deliver the partial file whole,
         record the UIDL stored. Raises the target's DeliveryError; the partial then
-        stays recorded, complete, for the next run."""
+        stays recorded, complete, for the next run.
+
+        The store's lock is not held while the target works (an IMAP server may take
+        seconds): other threads' reads of the store do not wait for the network."""
         with self._lock:
             received = self._check_complete(partial, exact=exact)
             uidl = partial.uidl
@@ -62,34 +65,43 @@ class TargetStore(Store):
                 return self._where(uidl)
             partial._sync_final()
             partial._close_fd()
-            receipt = self.delivery.deliver(uidl, Message(path=partial.path))
+        receipt = self.delivery.deliver(uidl, Message(path=partial.path))
+        with self._lock:
             self._record([(uidl, receipt, received)])
             self.discard(partial)
-            return receipt
+        return receipt
 
     def deliver_batch(
         self, items: list[tuple[str, bytes]]
     ) -> Sequence[Path | Receipt | DeliveryError]:
         """Deliver whole small messages ``(uidl, wire bytes)`` together; an outcome each
-        (a receipt, or the DeliveryError of that message). TargetUnavailable is raised."""
-        with self._lock:
-            results: list[Path | Receipt | DeliveryError | None] = [None] * len(items)
-            todo: list[int] = []
-            for i, (uidl, _) in enumerate(items):
-                if self.state.is_stored(uidl):
-                    results[i] = self._where(uidl)
-                else:
-                    todo.append(i)
-            batch = [(items[i][0], Message.from_wire(items[i][1])) for i in todo]
-            outcomes = self.delivery.deliver_many(batch) if batch else []
-            self._record(
-                (items[i][0], outcome, len(items[i][1]))
-                for i, outcome in zip(todo, outcomes, strict=True)
-                if isinstance(outcome, Receipt)
-            )
-            for i, outcome in zip(todo, outcomes, strict=True):
-                results[i] = outcome
-            return [r for r in results if r is not None]
+        (a receipt, or the DeliveryError of that message). TargetUnavailable is raised.
+        Runs on the engine's writer thread; the state has its own lock."""
+        results: list[Path | Receipt | DeliveryError | None] = [None] * len(items)
+        todo: list[int] = []
+        for i, (uidl, _) in enumerate(items):
+            if self.state.is_stored(uidl):
+                results[i] = self._where(uidl)
+            else:
+                todo.append(i)
+        batch = [(items[i][0], Message.from_wire(items[i][1])) for i in todo]
+        outcomes = self.delivery.deliver_many(batch) if batch else []
+        delivered = [
+            (items[i][0], outcome, len(items[i][1]))
+            for i, outcome in zip(todo, outcomes, strict=True)
+            if isinstance(outcome, Receipt)
+        ]
+        self._record(delivered)
+        with self._lock:  # a part kept from an earlier, broken read is no longer needed
+            kept = {rec.uidl for rec in self.state.partials()}
+            for uidl in (u for u, _, _ in delivered if u in kept):
+                self._close_open(uidl)
+                rec = self.state.drop_partial(uidl)
+                if rec is not None:
+                    self._unlink_partial_file(rec)
+        for i, outcome in zip(todo, outcomes, strict=True):
+            results[i] = outcome
+        return [r for r in results if r is not None]
 
     def _record(self, delivered: Iterable[tuple[str, Receipt, int]]) -> None:
         now = time.time()
