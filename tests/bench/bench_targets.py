@@ -13,6 +13,9 @@ delivery stage costs per message after the POP3 side has the bytes:
 - ``imaps-1``: a second Dovecot that does not offer MULTIAPPEND (as Gmail does not): one
                APPEND per message, pipelined 64 deep.
 
+Then end to end, ``popfetch fetch --keep`` in a child process from the same Dovecot's
+POP3 (TLS) with the same messages: ``--maildir`` beside ``--deliver imaps://…``.
+
 Dovecot runs with ``mail_fsync = never`` (as in every test here), so its side is not
 durable to disk; popfetch's side (journal, Maildir) is. Medians of ``--runs`` are printed.
 """
@@ -20,7 +23,9 @@ durable to disk; popfetch's side (journal, Maildir) is. Medians of ``--runs`` ar
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +59,22 @@ def run(target: Target, items: list[tuple[str, Message]], batch: int, state: Pat
             raise SystemExit(f"{target.url}: {bad[0]}")
     elapsed = time.perf_counter() - start
     delivery.close()
+    return elapsed
+
+
+def fetch_seconds(dovecot: Dovecot, source: str, work: Path, *where: str) -> float:
+    """Wall time of one ``popfetch fetch --keep`` from ``source``'s POP3 mailbox."""
+    env = dict(os.environ, POPFETCH_PASSWORD="bench-pw")
+    cmd = [
+        sys.executable, "-m", "core.cli", "fetch", "--host", "127.0.0.1",
+        "--port", str(dovecot.pop3s_port), "--user", source, "--cafile", str(dovecot.ca_pem),
+        "--state-dir", str(work / "state"), "--keep", "--quiet", *where,
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"fetch failed: {done.stdout}{done.stderr}")
     return elapsed
 
 
@@ -92,11 +113,29 @@ def main() -> None:
                 stored = len(server.files(user.name))
                 if stored != args.count:
                     raise SystemExit(f"{name}: {stored} messages in Dovecot, not {args.count}")
+        ends: dict[str, list[float]] = {"fetch --maildir": [], "fetch --deliver imaps": []}
+        dovecot.add_user("source", "bench-pw")
+        dovecot.fill("source", datas)
+        for r in range(args.runs):
+            work = Path(tmp) / f"e2e{r}"
+            ends["fetch --maildir"].append(
+                fetch_seconds(dovecot, "source", work / "m", "--maildir", str(work / "Mail"))
+            )
+            user = dovecot.add_user(f"e2e{r}", "bench-pw")
+            url = f"imaps://{user.name}@127.0.0.1:{dovecot.imaps_port}/INBOX"
+            ends["fetch --deliver imaps"].append(fetch_seconds(
+                dovecot, "source", work / "i", "--deliver", url,
+                "--deliver-password-command", "echo bench-pw",
+            ))
+            if len(dovecot.files(user.name)) != args.count:
+                raise SystemExit(f"end to end: {len(dovecot.files(user.name))} messages")
     print(f"{args.count} messages, {octets / 1e6:.1f} MB, batches of {args.batch}, "
           f"median of {args.runs} runs")
-    for name, values in times.items():
-        t = statistics.median(values)
-        print(f"  {name:8s} {t:7.2f} s  {args.count / t:8.0f} msg/s  {octets / t / 1e6:6.1f} MB/s")
+    for table in (times, ends):
+        for name, values in table.items():
+            t = statistics.median(values)
+            print(f"  {name:22s} {t:7.2f} s  {args.count / t:8.0f} msg/s  "
+                  f"{octets / t / 1e6:6.1f} MB/s")
 
 
 if __name__ == "__main__":
