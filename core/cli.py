@@ -16,9 +16,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
@@ -35,16 +35,30 @@ from core.engine.events import (
 from core.errors import KeychainUnavailable, PopError
 from core.net import Security, TlsPolicy
 from core.text import sanitize
+from core.units import parse_duration, parse_size
 
 if TYPE_CHECKING:
     from core.store.local import Store
     from core.store.targets import ImapSpec
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
     pass
+
+
+def _units(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type from a units parser: its ValueError becomes a usage error."""
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 FETCH_EPILOG = """\
@@ -90,15 +104,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Download every message whose UIDL is not stored yet into a Maildir,\n"
                     "resuming partial downloads and reconnecting after drops.",
         epilog=FETCH_EPILOG)
-    fetch.add_argument("--host", required=True, help="the POP3 server's host name")
+    # --host, --user and --maildir name the server, unless --account / --all take it from
+    # the accounts file; then every flag given overrides that account's stored setting.
+    fetch.add_argument("--host", help="the POP3 server's host name")
     fetch.add_argument("--port", type=int,
                        help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value,
-        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text"
+        "--security", choices=[s.value for s in Security],
+        help="tls: TLS from the start (the default); starttls: upgrade with STLS; "
+             "none: clear text"
     )
-    fetch.add_argument("--user", required=True, help="the user name on the server")
-    where = fetch.add_mutually_exclusive_group(required=True)
+    fetch.add_argument("--user", help="the user name on the server")
+    where = fetch.add_mutually_exclusive_group()
     where.add_argument("--maildir", type=Path,
                        help="the Maildir to store into (created if missing)")
     where.add_argument("--deliver", metavar="URL",
@@ -106,13 +123,22 @@ def _parser() -> argparse.ArgumentParser:
                             "(see below)")
     fetch.add_argument("--deliver-password-command", metavar="CMD",
                        help="command whose first output line is the IMAP target's password")
+    chosen = fetch.add_mutually_exclusive_group()
+    chosen.add_argument("--account", action="append", metavar="NAME",
+                        help="an account from `popfetch accounts add` or the app (repeatable)")
+    chosen.add_argument("--all", action="store_true", help="every configured account")
+    fetch.add_argument("--max-size", type=_units(parse_size), metavar="SIZE",
+                       help="skip larger messages (500k, 5M, or octets)")
+    fetch.add_argument("--every", type=_units(parse_duration), metavar="DURATION",
+                       help="keep running, checking on this schedule (30s, 10m, 1h)")
     fetch.add_argument("--cafile",
                        help="PEM file of CA certificates to trust (every server of the run)")
     fetch.add_argument("--fingerprint",
                        help="trust the POP3 server's certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS,
-                       help="sign-in method; auto picks the safest the server offers")
+    fetch.add_argument("--auth", choices=AUTH_METHODS,
+                       help="sign-in method; auto (the default) picks the safest the server "
+                            "offers")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -199,28 +225,32 @@ def _password_from(command: str) -> str:
         raise UsageError("--password-command printed a password that is not UTF-8") from None
 
 
-def _open_store(args: argparse.Namespace, state_dir: Path) -> Store:
-    """A Store into the Maildir (--maildir, or --deliver maildir:), else a TargetStore
-    delivering to the --deliver target."""
+def _store_opener(args: argparse.Namespace) -> Callable[[Path], Store]:
+    """What opens an account's store in its state directory: into the Maildir (--maildir,
+    or --deliver maildir:), else a TargetStore delivering to the --deliver target. The
+    URL is parsed and the IMAP password found here, once, before anything runs."""
     from core.store.forward import TargetStore
     from core.store.local import Store
     from core.store.targets import ImapSpec, MaildirSpec, open_target, parse_deliver
 
-    spec = MaildirSpec(args.maildir) if args.maildir else parse_deliver(args.deliver)
+    try:
+        spec = MaildirSpec(args.maildir) if args.maildir else parse_deliver(args.deliver)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if isinstance(spec, MaildirSpec):
-        return Store(spec.path, state_dir)
-    password: str | None = None
+        return lambda state_dir: Store(spec.path, state_dir)
+    password = ""
     if isinstance(spec, ImapSpec):
         password = _target_password(spec, args.deliver_password_command)
     elif args.deliver_password_command:
         raise UsageError("--deliver-password-command is for imap:// and imaps:// targets")
-    target = open_target(
-        spec,
-        password=lambda: password or "",
-        tls=TlsPolicy(cafile=args.cafile),
-        timeout=args.timeout,
-    )
-    return TargetStore(target, state_dir)
+    tls = TlsPolicy(cafile=args.cafile)
+
+    def open_store(state_dir: Path) -> Store:
+        target = open_target(spec, password=lambda: password, tls=tls, timeout=args.timeout)
+        return TargetStore(target, state_dir)
+
+    return open_store
 
 
 def _target_password(spec: ImapSpec, command: str | None) -> str:
@@ -304,20 +334,12 @@ class _Reporter:
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
 
-    security = Security(args.security)
-    port = args.port or (995 if security is Security.TLS else 110)
+    if args.account or args.all or args.every or args.max_size:
+        return _fetch_accounts(args)
+    account = _account_from_flags(args)
     try:
-        account = Account(
-            host=args.host, port=port, security=security, user=args.user,
-            maildir=str(args.maildir or args.deliver), cafile=args.cafile,
-            pinned_sha256=args.fingerprint,
-            allow_plaintext=args.allow_plaintext, auth=args.auth,
-            delete_after_fetch=args.delete,
-        )
-        if args.cafile and not Path(args.cafile).is_file():
-            raise UsageError(f"--cafile {args.cafile}: no such file")
         password = resolve_password(account, args.password_command)
-        store = _open_store(args, args.state_dir or account.state_dir())
+        store = _store_opener(args)(args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
     if args.discard_partials:
@@ -383,6 +405,64 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.delete and (reporter.commit is None or not reporter.commit.ok):
         return EXIT_ERROR
     return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
+
+
+def _account_from_flags(args: argparse.Namespace) -> Account:
+    if not (args.host and args.user and (args.maildir or args.deliver)):
+        raise UsageError(
+            "fetch needs --host, --user and --maildir (or --deliver), or --account NAME, or --all"
+        )
+    security = Security(args.security or Security.TLS.value)
+    port = args.port or (995 if security is Security.TLS else 110)
+    try:
+        account = Account(
+            host=args.host, port=port, security=security, user=args.user,
+            maildir=str(args.maildir or args.deliver), cafile=args.cafile,
+            pinned_sha256=args.fingerprint,
+            allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
+            delete_after_fetch=args.delete,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.cafile and not Path(args.cafile).is_file():
+        raise UsageError(f"--cafile {args.cafile}: no such file")
+    return account
+
+
+def _fetch_accounts(args: argparse.Namespace) -> int:
+    """--account / --all, --max-size, --every: :mod:`core.headless` runs the checks."""
+    from core.engine.coordinator import RetryPolicy
+    from core.engine.retention import Retention, Rule
+    from core.headless import Fetcher, FetchOptions
+
+    if args.account or args.all:
+        try:
+            accounts = accountscli.chosen_accounts(args)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        accounts = [_account_from_flags(args)]
+    if args.state_dir and len(accounts) > 1:
+        raise UsageError("--state-dir names one account's state: give one --account")
+    pairs = [(a, resolve_password(a, args.password_command or a.password_command))
+             for a in accounts]
+    retention = (Retention(Rule.WHEN_STORED) if args.delete
+                 else Retention() if args.keep else None)
+    opener = _store_opener(args) if args.deliver else None
+    options = FetchOptions(
+        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
+        quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
+        open_store=(lambda _account, state_dir: opener(state_dir)) if opener else None,
+    )
+    fetcher = Fetcher(pairs, options)
+    old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())
+    old_term = signal.signal(signal.SIGTERM, lambda *_: fetcher.stop())
+    try:
+        return fetcher.every(args.every) if args.every else fetcher.once()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def _demo_server(args: argparse.Namespace) -> int:

@@ -119,6 +119,11 @@ class TargetStore(Store):
         """No local copy: the message is at its target (see :meth:`receipt`)."""
         return None
 
+    def has_copy(self, uidl: str) -> bool:
+        """A target cannot say whether the user has deleted its copy since: count it as
+        there, so "delete when the local copy is gone" never deletes on a guess."""
+        return self.state.is_stored(uidl)
+
     def receipt(self, uidl: str) -> Receipt | None:
         """Where a stored message went."""
         return self._where(uidl) if self.state.is_stored(uidl) else None
