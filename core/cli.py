@@ -410,7 +410,8 @@ def _fetch(args: argparse.Namespace) -> int:
 def _account_from_flags(args: argparse.Namespace) -> Account:
     if not (args.host and args.user and (args.maildir or args.deliver)):
         raise UsageError(
-            "fetch needs --host, --user and --maildir (or --deliver), or --account NAME, or --all"
+            "fetch needs --host, --user and --maildir, or --account NAME, or --all "
+            "(--deliver URL in place of --maildir)"
         )
     security = Security(args.security or Security.TLS.value)
     port = args.port or (995 if security is Security.TLS else 110)

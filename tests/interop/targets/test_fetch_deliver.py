@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +110,20 @@ def test_failing_mda_keeps_deferred_messages_and_the_next_run_delivers_them(
     assert second.returncode == 0, said(second)
     assert sorted(p.read_bytes() for p in out.iterdir()) == sorted([*now, *later])
     assert dovecot_targets.files(source.name) == []
+
+
+def test_mbox_target_through_the_scheduled_path(dovecot_targets: Dovecot, tmp_path: Path) -> None:
+    """--max-size takes the accounts path (core.headless): --deliver reaches it as well."""
+    source = dovecot_targets.add_user("source-mbox", "source-pw")
+    small = make_messages(5, tag="mbox")
+    dovecot_targets.fill(source.name, small)
+    big = dovecot_targets.fill_file(source.name, 2_000_000)
+    box = tmp_path / "box"
+    done = fetch(dovecot_targets, source, tmp_path, "--deliver", f"mbox:{box}",
+                 "--max-size", "1M", "--delete")
+    assert done.returncode == 0, said(done)
+    mbox = mailbox.mbox(str(box))
+    assert sorted(mbox.get_bytes(k) for k in mbox.iterkeys()) == sorted(
+        re.sub(rb"(?m)^(>*From )", rb">\1", m) for m in small
+    )
+    assert dovecot_targets.files(source.name) == [big]  # over the size limit: left there
