@@ -90,6 +90,12 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count (0, 1, 2 ...): {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = _Help
     parser = argparse.ArgumentParser(
@@ -148,11 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--state-dir", type=Path,
                        help="where partial downloads and stored UIDLs are kept (default: "
                             "under $XDG_STATE_HOME/popfetch, one directory per account)")
-    fetch.add_argument("--max-retries", type=int, default=5,
+    fetch.add_argument("--max-retries", type=_count, default=5,
                        help="give up after this many failures in a row")
-    fetch.add_argument("--retry-delay", type=float, default=1.0,
+    # Durations, never 0, negative, "nan" or "inf": a NaN timeout crashed, an inf delay hung.
+    fetch.add_argument("--retry-delay", type=_units(parse_duration), default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0,
+    fetch.add_argument("--timeout", type=_units(parse_duration), default=60.0,
                        help="connect, TLS handshake and read timeout in seconds")
     fetch.add_argument("--discard-partials", action="store_true",
                        help="forget partly downloaded messages first (fetch them whole)")

@@ -16,7 +16,8 @@ def test_help_texts_say_what_scripts_need(capsys: Any) -> None:
     assert main(["fetch", "--help"]) == 0
     out = capsys.readouterr().out
     for words in ("POPFETCH_PASSWORD", "exit status: 0 all done, 1 some messages failed, 2 usage",
-                  "(default: 5)", "(default: tls)", "the POP3 server's host name"):
+                  "(default: 5)", "TLS from the start (the default)",
+                  "the POP3 server's host name"):
         assert words in out, words
 
 

@@ -3,12 +3,13 @@
 ``tray``: the tray icon in a real tray host with its menu open (prints one JSON line: the
 icon's and the menu's geometry); ``notification``: a new-mail notification as dunst shows
 it; ``settings``: the account dialog's "Checking and storage" fields. Run by
-tests/desktop/test_tray.py on Xvfb with Debian's trayer (the environment names the
+tests/gui/desktop/test_tray.py on Xvfb with Debian's trayer (the environment names the
 display), and by hand to refresh the README's pictures:
 
-    .venv/bin/python tests/desktop/shots.py --own-desktop tray resources/tray-menu.png
-    .venv/bin/python tests/desktop/shots.py --own-desktop notification resources/notification.png
-    .venv/bin/python tests/desktop/shots.py --own-desktop settings resources/check-settings.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop tray resources/tray-menu.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop notification \
+        resources/notification.png
+    .venv/bin/python tests/gui/desktop/shots.py --own-desktop settings resources/check-settings.png
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 TIMEOUT = 15.0
 

@@ -13,10 +13,10 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from gui.desktop.tray import Tray, TrayState, TrayStatus, draw_icon
-from tests.desktop.conftest import Desktop, require
+from tests.gui.desktop.conftest import Desktop, require
 from tests.support import desktop
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BADGE = QColor("#e03131")
 
 
@@ -64,7 +64,7 @@ def test_in_a_real_tray_the_icon_embeds_and_its_menu_opens(x_and_bus: Desktop, t
     require("trayer")
     shot = tmp_path / "tray-menu.png"
     with desktop.trayer(x_and_bus.env):
-        done = subprocess.run([sys.executable, str(ROOT / "tests/desktop/shots.py"), "tray",
+        done = subprocess.run([sys.executable, str(ROOT / "tests/gui/desktop/shots.py"), "tray",
                                str(shot)], env=x_and_bus.env, cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from gui.desktop import autostart
-from tests.desktop.conftest import require
+from tests.gui.desktop.conftest import require
 
 
 def test_enable_writes_a_valid_entry_and_disable_removes_it(xdg_config):
