@@ -57,6 +57,8 @@ class FetchOptions:
     quiet: bool = False
     state_dir: Path | None = None  # one account only: where its state lives (--state-dir)
     discard_partials: bool = False  # forget partly downloaded messages first
+    # --deliver: opens the account's store (a TargetStore) in its state directory
+    open_store: Callable[[Account, Path], Store] | None = None
 
     def retention_for(self, account: Account) -> Retention:
         return self.retention if self.retention is not None else retention_of(account)
@@ -167,7 +169,11 @@ def check(
     result = CheckResult(name)
     collector = _Collector(name, options.quiet)
     try:
-        store = Store(account.maildir_path(), options.state_dir or account.state_dir())
+        state_dir = options.state_dir or account.state_dir()
+        if options.open_store is not None:
+            store = options.open_store(account, state_dir)
+        else:
+            store = Store(account.maildir_path(), state_dir)
         if options.discard_partials:
             store.discard_partials()
     except (PopError, OSError) as exc:
@@ -245,7 +251,7 @@ def _apply_retention(engine: Engine, store: Store, retention: Retention, now: fl
     for uidl in on_server:
         entry = store.state.stored(uidl)
         if entry is not None:
-            copies[uidl] = StoredCopy(entry.stored_at, store.stored_path(uidl) is not None)
+            copies[uidl] = StoredCopy(entry.stored_at, store.has_copy(uidl))
     chosen = to_delete(retention, on_server, copies, now)
     if chosen:
         engine.mark(chosen)
