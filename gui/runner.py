@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
+from core.auth import passwords
 from core.engine.api import EngineAPI
 from core.engine.events import (
     CommitFinished,
@@ -38,8 +39,13 @@ EngineFactory = Callable[..., EngineAPI]
 
 
 def default_engine_factory(account: Account, **kwargs: Any) -> EngineAPI:
+    """The engine, with the store the account's "Deliver to" names (opened here, on the
+    runner's background thread)."""
     from core.engine.coordinator import Engine
+    from core.store.forward import open_account_store
 
+    if "store" not in kwargs:
+        kwargs["store"] = open_account_store(account, account.state_dir())
     return Engine(account, **kwargs)
 
 
@@ -88,7 +94,8 @@ class AccountRunner(QObject):
         self.demo = demo
         self._state_dir = state_dir
         self.keychain = keychain
-        self.model = MessageListModel(self, icons=icons.state_icons())
+        self.model = MessageListModel(self, icons=icons.state_icons(),
+                                      delivers_to=account.deliver)
         self.bridge = EngineBridge(self)
         self.engine: EngineAPI | None = None
         self.connection = ConnectionChanged(ConnectionState.DISCONNECTED)
@@ -146,7 +153,8 @@ class AccountRunner(QObject):
 
     def list_stored(self) -> BackgroundTask:
         """Show what the store holds (read-only, no connection)."""
-        maildir = Path(self.account.maildir)
+        # A target's stored entries are receipts; only a Maildir has files to read.
+        maildir = None if self.account.deliver else Path(self.account.maildir)
         state_dir = self._state_dir or self.account.state_dir()
         task = BackgroundTask(lambda: read_catalog(maildir, state_dir),
                               on_error=self._on_catalog_failed, parent=self,
@@ -342,6 +350,14 @@ class AccountRunner(QObject):
             skip_keychain, self._skip_keychain = self._skip_keychain, False
         reason = "The server refused the password." if skip_keychain else ""
         available = self.keychain is not None and self.keychain.available is not False
+        command = self.account.password_command
+        if command and not skip_keychain:
+            # PasswordUnavailable (the command failed) stops the account with its words:
+            # a prompt would hide the broken command.
+            password = passwords.from_command(command, "The account's password command")
+            with self._pw_lock:
+                self._cached_password = password
+            return password
         if self.keychain is not None and not skip_keychain:
             stored, problem = self.keychain.get_password_blocking(self.account.key)
             if stored:

@@ -40,9 +40,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.errors import (
+    CertificateError,
     ConnectionLost,
     PermanentDeliveryError,
     RemoteProtocolError,
+    SecurityError,
     TargetUnavailable,
     TemporaryDeliveryError,
 )
@@ -640,6 +642,14 @@ class ImapTarget(Target):
                 time.sleep(delay)
                 delay *= 2
                 continue
+            except SecurityError as exc:
+                # The IMAP server's TLS, not the POP3 server's: the app must not offer
+                # to pin this certificate for the POP3 account.
+                session.abort()
+                why = (f"its certificate is not trusted: {exc.info.error} (SHA-256 "
+                       f"{exc.info.sha256})" if isinstance(exc, CertificateError)
+                       else Exception.__str__(exc))
+                raise TargetUnavailable(self.url, why) from exc
             except BaseException:
                 session.abort()
                 raise
