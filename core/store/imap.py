@@ -633,30 +633,44 @@ class ImapTarget(Target):
         for attempt in range(RECONNECTS + 1):
             session = ImapSession(self.spec, self._secret, self.tls, self.timeout)
             try:
-                session.open()
-                self._uidvalidity, self._uidnext = session.status()
+                self._open(session)
             except ConnectionLost as exc:
-                session.abort()
                 if attempt == RECONNECTS:
                     raise TargetUnavailable(self.url, f"cannot reach the server: {exc}") from exc
                 time.sleep(delay)
                 delay *= 2
                 continue
-            except SecurityError as exc:
-                # The IMAP server's TLS, not the POP3 server's: the app must not offer
-                # to pin this certificate for the POP3 account.
-                session.abort()
-                why = (f"its certificate is not trusted: {exc.info.error} (SHA-256 "
-                       f"{exc.info.sha256})" if isinstance(exc, CertificateError)
-                       else Exception.__str__(exc))
-                raise TargetUnavailable(self.url, why) from exc
-            except BaseException:
-                session.abort()
-                raise
             self._session = session
             self.connections += 1
             return session
         raise AssertionError("unreachable")
+
+    def _open(self, session: ImapSession) -> None:
+        """Log in and read the mailbox's UIDVALIDITY and UIDNEXT; aborted on any error."""
+        try:
+            session.open()
+            self._uidvalidity, self._uidnext = session.status()
+        except SecurityError as exc:
+            # The IMAP server's TLS, not the POP3 server's: the app must not offer to pin
+            # this certificate for the POP3 account.
+            session.abort()
+            why = (f"its certificate is not trusted: {exc.info.error} (SHA-256 "
+                   f"{exc.info.sha256})" if isinstance(exc, CertificateError)
+                   else Exception.__str__(exc))
+            raise TargetUnavailable(self.url, why) from exc
+        except BaseException:
+            session.abort()
+            raise
+
+    def check(self) -> str:
+        """The app's "Test connection": log in and look at the mailbox, once, no retries,
+        then LOGOUT. What was found, in words; TargetUnavailable or ConnectionLost else."""
+        session = ImapSession(self.spec, self._secret, self.tls, self.timeout)
+        self._open(session)
+        secure = "STARTTLS" if not self.spec.implicit_tls else "TLS"
+        session.logout()
+        return (f"Logged in to {self.spec.host} as {self.spec.user} ({secure}); the mailbox "
+                f"{self.spec.mailbox!r} is there (next UID {self._uidnext}).")
 
     def _drop(self) -> None:
         if self._session is not None:

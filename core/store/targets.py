@@ -541,7 +541,10 @@ class ImapSpec:
         scheme = "imaps" if self.implicit_tls else "imap"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = "" if self.port == (993 if self.implicit_tls else 143) else f":{self.port}"
-        return f"{scheme}://{self.user}@{host}{port}/{self.mailbox}"
+        # Quoted as parse_deliver unquotes: a space would cut a Receipt in two, a "%"
+        # would not read back.
+        user = urllib.parse.quote(self.user, safe="@!$&'()*+,=")
+        return f"{scheme}://{user}@{host}{port}/{urllib.parse.quote(self.mailbox, safe='/')}"
 
 
 TargetSpec = MaildirSpec | MboxSpec | MdaSpec | LmtpSpec | ImapSpec

@@ -104,6 +104,8 @@ class AccountManager(QObject):
         self._save(lambda: book.add(account))
         if dialog.password and dialog.save_password:
             self._keychain.set_password(account.key, dialog.password)
+        if dialog.target_credentials is not None:
+            self._keychain.set_password(*dialog.target_credentials)
         runner = self._make_runner(account)
         if dialog.password:
             runner.set_password(dialog.password)
@@ -134,6 +136,8 @@ class AccountManager(QObject):
         password = dialog.password
         if password and dialog.save_password:
             self._keychain.set_password(account.key, password)
+        if dialog.target_credentials is not None:
+            self._keychain.set_password(*dialog.target_credentials)
         if account.key != old_key:
             if password:
                 self._keychain.delete_password(old_key)
