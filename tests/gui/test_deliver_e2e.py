@@ -1,0 +1,84 @@
+"""A fetch in the app that lands in a real Dovecot's INBOX over IMAP (issue 12).
+
+One Dovecot serves both sides: POP3 (TLS) for the account's mailbox, IMAP (TLS) for the
+target. Both passwords come from the keychain, as in use: the POP3 one under the account's
+key, the IMAP one under USER@HOST:PORT of the IMAP server (what the dialog saves).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.accounts import Account
+from core.engine.events import ConnectionState, MessageState
+from core.net import Security
+from core.store.catalog import read_catalog
+from gui.models.columns import Column
+from gui.window.mainwindow import MainWindow
+from tests.gui.helpers import TIMEOUT
+from tests.interop.targets.conftest import start_dovecot
+from tests.support.dovecot import Dovecot, make_messages, to_wire
+from tests.support.memkeyring import MemoryKeyring
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def dovecot_both() -> Iterator[Dovecot]:
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_fetch_in_the_app_lands_in_dovecots_inbox_once_and_intact(
+        qtbot: Any, window: MainWindow, dovecot_both: Dovecot, tmp_path: Path,
+        keyring_backend: MemoryKeyring) -> None:
+    dovecot = dovecot_both
+    tag = secrets.token_hex(4)
+    source = dovecot.add_user(f"source{tag}", secrets.token_urlsafe(12))
+    target = dovecot.add_user(f"target{tag}", secrets.token_urlsafe(12))
+    messages = make_messages(6, tag=tag)
+    dovecot.fill(source.name, messages)
+    url = f"imaps://{target.name}@127.0.0.1:{dovecot.imaps_port}/INBOX"
+    account = Account(host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS,
+                      user=source.name, maildir=str(tmp_path / "unused-Maildir"),
+                      cafile=str(dovecot.ca_pem), deliver=url)
+    keyring_backend.set_password("popfetch", account.key, source.password)
+    keyring_backend.set_password("popfetch", f"{target.name}@127.0.0.1:{dovecot.imaps_port}",
+                                 target.password)
+
+    runner = window.add_runner(account)
+    window.select_runner(runner)
+    runner.start()
+    model = runner.model
+    qtbot.waitUntil(lambda: model.rowCount() == 6, timeout=TIMEOUT)
+    runner.download()
+    qtbot.waitUntil(lambda: {model.state_of(u) for u in model.uidls()} == {MessageState.STORED},
+                    timeout=TIMEOUT)
+    assert runner.connection.state is ConnectionState.CONNECTED and runner.last_error is None
+
+    # in Dovecot's INBOX, each once and intact (the IMAP server stores what POP3 sent)
+    arrived = sorted(to_wire(m) for m in dovecot.contents(target.name))
+    assert arrived == sorted(to_wire(m) for m in messages)
+    assert not (tmp_path / "unused-Maildir").exists()
+
+    # each row says where it went; nothing claims a local file
+    for uidl in model.uidls():
+        row = model.row_of(uidl)
+        assert row is not None
+        tip = model.data(model.index(row, Column.STATE), Qt.ItemDataRole.ToolTipRole)
+        assert f"Delivered to {url} (UID " in tip, tip
+        assert model.path_of(uidl) == "" and model.receipt_of(uidl).startswith(f"{url} UID ")
+
+    # and the stored list, read without the engine, keeps the receipts
+    entries = read_catalog(None, account.state_dir(create=False))
+    assert sorted(e.uidl for e in entries) == sorted(model.uidls())
+    assert all(e.receipt.startswith(f"{url} UID ") for e in entries)
