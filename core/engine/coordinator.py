@@ -31,7 +31,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,12 +70,14 @@ from core.engine.transfers import (
     Suspect,
     fetch_batch,
     fetch_large,
+    undelivered,
 )
 from core.errors import (
     MAX_SERVER_WAIT,
     AuthenticationError,
     CertificateError,
     ConnectionLost,
+    DeliveryError,
     Interrupted,
     LoginDelay,
     PopError,
@@ -83,10 +85,12 @@ from core.errors import (
     ServerError,
     StorageError,
     StoreBusy,
+    TargetUnavailable,
 )
 from core.net import Dialer, TlsPolicy
 from core.pop3.session import Session, open_session
 from core.store.local import Store
+from core.store.targets import Receipt
 
 __all__ = ["Engine", "EngineAPI", "Listener", "RetryPolicy", "Stats"]
 
@@ -168,7 +172,10 @@ class Engine:
         self._same_place: dict[str, tuple[int, int]] = {}  # uidl -> (octet, times)
         self._rereads: dict[str, list[int]] = {}  # uidl -> octets of each broken whole read
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="popfetch-deliver")
-        self._delivery: tuple[list[tuple[Message, int]], Future[list[Path]]] | None = None
+        self._delivery: (
+            tuple[list[tuple[Message, int]], Future[Sequence[Path | Receipt | DeliveryError]]]
+            | None
+        ) = None
         self.stats = Stats()
         self.state = ConnectionState.DISCONNECTED
         self.last_error: ErrorOccurred | None = None
@@ -303,6 +310,7 @@ class Engine:
                 can_resume=(info.ext_retr and self._use_offsets) if info else None,
                 retry_in=retry_in,
                 attempt=attempt,
+                login_delay=info.login_delay if info else None,
             )
         )
 
@@ -631,7 +639,7 @@ class Engine:
         a row without progress; messages are judged in the transfer code."""
         try:
             self._finish_delivery()  # what arrived whole is kept, even now
-        except StorageError as storage:
+        except (StorageError, TargetUnavailable) as storage:
             exc = storage
         self._drop()
         self._hold_stalled()
@@ -809,7 +817,7 @@ class Engine:
 
     # -- downloads: applying outcomes -----------------------------------------------------
 
-    def _stored(self, msg: Message, path: Path, received: int) -> None:
+    def _stored(self, msg: Message, path: Path | Receipt, received: int) -> None:
         msg.received = received
         self._progress = True
         self._same_place.pop(msg.uidl, None)
@@ -894,9 +902,12 @@ class Engine:
             return
         messages, future = self._delivery
         self._delivery = None
-        paths = future.result()
-        for (msg, received), path in zip(messages, paths, strict=True):
-            self._stored(msg, path, received)
+        outcomes = future.result()
+        for (msg, received), outcome in zip(messages, outcomes, strict=True):
+            if isinstance(outcome, DeliveryError):
+                self._failed(msg, undelivered(outcome))
+            else:
+                self._stored(msg, outcome, received)
         if self._delete_after:
             self._marks_changed()
 
