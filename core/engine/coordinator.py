@@ -53,7 +53,7 @@ from core.engine.events import (
     TranscriptLine,
 )
 from core.engine.intent import Intent, Wants
-from core.engine.lifecycle import Step
+from core.engine.lifecycle import ACTIVE, Step
 from core.engine.listing import read_list
 from core.engine.messages import NO_HEADERS, Message, MessageTable
 from core.engine.retry import RetryPolicy
@@ -577,9 +577,7 @@ class Engine:
         total = 0
         for uidl in w.queue:
             m = self._table.get(uidl)
-            if m is None or m.state not in (
-                MessageState.QUEUED, MessageState.STALLED, MessageState.DOWNLOADING
-            ):
+            if m is None or m.state not in ACTIVE:
                 continue
             if m.size > SMALL_MESSAGE or m.received:
                 if not batch:
