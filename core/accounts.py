@@ -34,7 +34,9 @@ __all__ = [
 ]
 
 APP_NAME = "popfetch"
-AUTH_METHODS = ("auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-256")
+AUTH_METHODS = (
+    "auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-256", "xoauth2", "oauthbearer"
+)
 FILE_VERSION = 1
 _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 

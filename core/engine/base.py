@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.accounts import Account
+from core.auth.sasl import TokenSource
 from core.engine.events import (
     ConnectionChanged,
     ConnectionState,
@@ -99,7 +100,7 @@ class EngineBase:
         self,
         account: Account,
         *,
-        password: Callable[[], str],
+        password: Callable[[], str | TokenSource],
         listener: Listener,
         store: Store | None = None,
         retry: RetryPolicy | None = None,
