@@ -19,6 +19,8 @@ from pathlib import Path
 
 from core import __version__
 from core.accounts import AUTH_METHODS, Account
+from core.auth.oauth_command import CommandTokens
+from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
     ErrorOccurred,
@@ -27,7 +29,7 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from core.errors import KeychainUnavailable
+from core.errors import KeychainUnavailable, OAuthError
 from core.net import Security
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
     fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
+    fetch.add_argument("--oauth-token-command", metavar="CMD",
+                       help="command whose first output line is an OAuth access token "
+                            "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -158,6 +163,19 @@ class _Reporter:
             self.done.set()
 
 
+def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSource:
+    """The password, or for the bearer methods the token source."""
+    if account.auth.upper() not in BEARER_MECHANISMS:
+        if args.oauth_token_command:
+            raise UsageError("--oauth-token-command needs --auth xoauth2 or --auth oauthbearer")
+        return resolve_password(account, args.password_command)
+    if args.password_command:
+        raise UsageError(f"--auth {account.auth} signs in with a token, not --password-command")
+    if args.oauth_token_command:
+        return CommandTokens(args.oauth_token_command)
+    raise UsageError(f"--auth {account.auth} needs --oauth-token-command")
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
     from core.store.local import Store
@@ -169,7 +187,7 @@ def _fetch(args: argparse.Namespace) -> int:
         maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
         allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
     )
-    password = resolve_password(account, args.password_command)
+    password = _credentials(account, args)
     state_dir = args.state_dir or account.state_dir()
     store = Store(args.maildir, state_dir)
     reporter = _Reporter(args.quiet)
@@ -261,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "fetch":
             return _fetch(args)
         return _demo_server(args)
-    except UsageError as exc:
+    except (UsageError, OAuthError) as exc:
         print(f"popfetch: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
