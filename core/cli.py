@@ -18,8 +18,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import __version__
-from core.accounts import AUTH_METHODS, Account
+from core.accounts import AUTH_METHODS, OAUTH_PROVIDERS, Account, OAuthSettings, default_port
+from core.auth.oauth import (
+    DEFAULT_TIMEOUT,
+    DeviceCode,
+    OAuthTokens,
+    get_json,
+    sign_in_with_browser,
+    sign_in_with_device,
+    store_sign_in,
+)
 from core.auth.oauth_command import CommandTokens
+from core.auth.oauth_providers import PRESETS, resolve
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
@@ -29,7 +39,7 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from core.errors import KeychainUnavailable, OAuthError
+from core.errors import ConnectionLost, KeychainUnavailable, OAuthError
 from core.net import Security
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
@@ -59,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--oauth-token-command", metavar="CMD",
                        help="command whose first output line is an OAuth access token "
                             "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
+    _oauth_arguments(fetch)
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -72,6 +83,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="first reconnect delay in seconds (doubles, with jitter)")
     fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
     fetch.add_argument("--quiet", "-q", action="store_true")
+
+    oauth = sub.add_parser("oauth", help="sign in with OAuth 2.0 (Google, Microsoft, ...)")
+    oauth_sub = oauth.add_subparsers(dest="oauth_command", required=True)
+    login = oauth_sub.add_parser(
+        "login", help="sign in once in a browser (or with --device, on another machine's); "
+                      "the refresh token goes to the keychain and fetch uses it")
+    login.add_argument("--user", required=True, help="the mail address to sign in as")
+    login.add_argument("--host", help="POP3 server (default: the provider's)")
+    login.add_argument("--port", type=int)
+    login.add_argument("--security", choices=[s.value for s in Security])
+    _oauth_arguments(login)
+    login.add_argument("--device", action="store_true",
+                       help="device sign-in (RFC 8628): show a code to enter on any device")
+    login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                       help="seconds to wait for the browser (default 300)")
 
     demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
     demo.add_argument("--port", type=int, default=0)
@@ -90,6 +116,29 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample", action="store_true",
                       help="fill an empty Maildir with the demo mailbox first")
     return parser
+
+
+def _oauth_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("OAuth 2.0 provider (with --auth xoauth2|oauthbearer)")
+    group.add_argument("--oauth-provider", choices=OAUTH_PROVIDERS)
+    group.add_argument("--oauth-client-id", default="",
+                       help="this installation's client ID (default: from oauth.json)")
+    group.add_argument("--oauth-tenant", default="", help="Microsoft tenant (default common)")
+    group.add_argument("--oauth-issuer", default="",
+                       help="generic provider: issuer URL with OpenID discovery")
+    group.add_argument("--oauth-scopes", default="", help="space-separated (default: preset's)")
+
+
+def _oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
+    if not args.oauth_provider:
+        return None
+    try:
+        return OAuthSettings(
+            args.oauth_provider, client_id=args.oauth_client_id, tenant=args.oauth_tenant,
+            issuer=args.oauth_issuer, scopes=args.oauth_scopes,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_password(account: Account, command: str | None) -> str:
@@ -172,8 +221,15 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
     if args.password_command:
         raise UsageError(f"--auth {account.auth} signs in with a token, not --password-command")
     if args.oauth_token_command:
+        if account.oauth is not None:
+            raise UsageError("--oauth-token-command and --oauth-provider exclude each other")
         return CommandTokens(args.oauth_token_command)
-    raise UsageError(f"--auth {account.auth} needs --oauth-token-command")
+    if account.oauth is None:
+        raise UsageError(
+            f"--auth {account.auth} needs --oauth-token-command, or --oauth-provider after "
+            "'popfetch oauth login'"
+        )
+    return OAuthTokens(resolve(account.oauth, get_json), account.key)
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -186,6 +242,7 @@ def _fetch(args: argparse.Namespace) -> int:
         host=args.host, port=port, security=security, user=args.user,
         maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
         allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
+        oauth=_oauth_settings(args),
     )
     password = _credentials(account, args)
     state_dir = args.state_dir or account.state_dir()
@@ -239,6 +296,48 @@ def _fetch(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
 
 
+def _oauth_login(args: argparse.Namespace) -> int:
+    """``popfetch oauth login``: the browser flow (or the device flow), then the keychain."""
+    import webbrowser
+
+    from core.auth.keychain import Keychain
+
+    settings = _oauth_settings(args)
+    if settings is None:
+        raise UsageError("oauth login needs --oauth-provider")
+    preset = PRESETS.get(settings.provider)
+    if args.host:
+        host, security = args.host, Security(args.security or Security.TLS.value)
+        port = args.port or default_port(security)
+    elif preset is not None:
+        host = preset.host
+        security = Security(args.security) if args.security else preset.security
+        port = args.port or preset.port
+    else:
+        raise UsageError("--host is needed with a generic provider")
+    account = Account(host=host, port=port, security=security, user=args.user, maildir="-",
+                      auth="xoauth2", oauth=settings)
+    endpoints = resolve(settings, get_json)
+    if args.device:
+        def show(code: DeviceCode) -> None:
+            print(f"popfetch: to sign in, open {code.verification_uri} and enter the code "
+                  f"{code.user_code}", file=sys.stderr, flush=True)
+
+        response = sign_in_with_device(endpoints, show)
+    else:
+        def open_browser(url: str) -> None:
+            print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
+                  file=sys.stderr, flush=True)
+            webbrowser.open(url)
+
+        response = sign_in_with_browser(endpoints, open_browser, login_hint=args.user,
+                                        timeout=args.timeout)
+    store_sign_in(Keychain(), account.key, response)
+    print(f"popfetch: {account.key} is signed in; fetch with --auth xoauth2 "
+          f"--oauth-provider {settings.provider}")
+    return EXIT_OK
+
+
 def _demo_server(args: argparse.Namespace) -> int:
     from core.demoserver import DemoServer, Faults
     from core.demoserver.sample import make_demo_mailbox
@@ -278,8 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "oauth":
+            return _oauth_login(args)
         return _demo_server(args)
-    except (UsageError, OAuthError) as exc:
+    except (UsageError, OAuthError, KeychainUnavailable, ConnectionLost) as exc:
         print(f"popfetch: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-HEADLESS = ("fetch", "demo-server")
+HEADLESS = ("fetch", "oauth", "demo-server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
