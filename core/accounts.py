@@ -160,6 +160,9 @@ class Account:
     allow_plaintext: bool = False
     auth: str = "auto"  # one of AUTH_METHODS
     delete_after_fetch: bool = False
+    # Run for the password instead of the keychain (its first output line); a command,
+    # never a secret: ``popfetch accounts add --password-command``.
+    password_command: str | None = None
     oauth: OAuthSettings | None = None  # with auth xoauth2/oauthbearer, unless a token command
 
     def __post_init__(self) -> None:
@@ -179,6 +182,8 @@ class Account:
             _check_text("cafile", self.cafile)
         if self.pinned_sha256 is not None:
             self.pinned_sha256 = normalize_fingerprint(self.pinned_sha256)
+        if self.password_command is not None:
+            _check_text("password_command", self.password_command)
         _check_text("auth", self.auth)
         self.auth = self.auth.lower()
         if self.auth not in AUTH_METHODS:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core import __version__
+from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, OAUTH_PROVIDERS, Account, OAuthSettings, default_port
 from core.auth.oauth import (
     DEFAULT_TIMEOUT,
@@ -39,8 +39,9 @@ from core.engine.events import (
     MessageStateChanged,
     Progress,
 )
-from core.errors import ConnectionLost, KeychainUnavailable, OAuthError
+from core.errors import KeychainUnavailable, PopError
 from core.net import Security
+from core.text import sanitize
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="first reconnect delay in seconds (doubles, with jitter)")
     fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
     fetch.add_argument("--quiet", "-q", action="store_true")
+
+    accountscli.register(sub)
 
     oauth = sub.add_parser("oauth", help="sign in with OAuth 2.0 (Google, Microsoft, ...)")
     oauth_sub = oauth.add_subparsers(dest="oauth_command", required=True)
@@ -144,13 +147,7 @@ def _oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
 def resolve_password(account: Account, command: str | None) -> str:
     """--password-command, POPFETCH_PASSWORD, the keychain, a terminal prompt: first wins."""
     if command:
-        try:
-            out = subprocess.run(
-                shlex.split(command), capture_output=True, text=True, timeout=60, check=True
-            ).stdout
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise UsageError(f"--password-command failed: {exc}") from None
-        return out.splitlines()[0] if out else ""
+        return _password_from(command)
     env = os.environ.get("POPFETCH_PASSWORD")
     if env is not None:
         return env
@@ -168,6 +165,30 @@ def resolve_password(account: Account, command: str | None) -> str:
         f"no password for {account.key}: use --password-command, POPFETCH_PASSWORD, "
         "or save it in the keychain with the app"
     )
+
+
+def _password_from(command: str) -> str:
+    """The first line of the command's output, split at "\n" only ("\r\n" tolerated): a
+    password may hold any other character, even those str.splitlines breaks at."""
+    try:
+        out = subprocess.run(
+            shlex.split(command), capture_output=True, timeout=60, check=True
+        ).stdout
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"--password-command failed: {sanitize(str(exc))}") from None
+    line = out.split(b"\n", 1)[0]
+    line = line[:-1] if line.endswith(b"\r") else line
+    if not line:
+        raise UsageError("--password-command printed no password (its first line is empty)")
+    try:
+        return line.decode()
+    except UnicodeDecodeError:
+        raise UsageError("--password-command printed a password that is not UTF-8") from None
+
+
+def _say(text: str) -> str:
+    """A line for the terminal: whatever came from a server is escaped and cut."""
+    return sanitize(text, 500)
 
 
 class _Reporter:
@@ -192,21 +213,21 @@ class _Reporter:
             if self.tty and not self.quiet and event.total:
                 pct = 100 * event.received / event.total
                 rate = event.rate / 1e6
-                out.write(f"\r  {event.uidl[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
+                out.write(f"\r  {_say(event.uidl)[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
                 out.flush()
         elif isinstance(event, MessageStateChanged):
             if event.state is MessageState.FAILED:
                 self.failed[event.uidl] = event.detail
-                out.write(f"\npopfetch: {event.uidl}: {event.detail}\n")
+                out.write(f"\npopfetch: {_say(f'{event.uidl}: {event.detail}')}\n")
             elif event.state is MessageState.STORED:
                 self.failed.pop(event.uidl, None)
                 if self.tty and not self.quiet:
-                    out.write(f"\r  {event.uidl[:30]:30} stored{' ' * 20}\n")
+                    out.write(f"\r  {_say(event.uidl)[:30]:30} stored{' ' * 20}\n")
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
             if not self.quiet or event.fatal:
-                out.write(f"popfetch: {event.message}\n")
+                out.write(f"popfetch: {_say(event.message)}\n")
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
@@ -238,15 +259,19 @@ def _fetch(args: argparse.Namespace) -> int:
 
     security = Security(args.security)
     port = args.port or (995 if security is Security.TLS else 110)
-    account = Account(
-        host=args.host, port=port, security=security, user=args.user,
-        maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
-        allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
-        oauth=_oauth_settings(args),
-    )
-    password = _credentials(account, args)
-    state_dir = args.state_dir or account.state_dir()
-    store = Store(args.maildir, state_dir)
+    try:
+        account = Account(
+            host=args.host, port=port, security=security, user=args.user,
+            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            allow_plaintext=args.allow_plaintext, auth=args.auth,
+            delete_after_fetch=args.delete, oauth=_oauth_settings(args),
+        )
+        if args.cafile and not Path(args.cafile).is_file():
+            raise UsageError(f"--cafile {args.cafile}: no such file")
+        password = _credentials(account, args)
+        store = Store(args.maildir, args.state_dir or account.state_dir())
+    except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
+        raise UsageError(str(exc)) from None
     reporter = _Reporter(args.quiet)
     engine = Engine(
         account,
@@ -282,6 +307,8 @@ def _fetch(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, old_term)
     s = engine.stats
     deleted = reporter.commit.deleted if reporter.commit else frozenset()
+    if reporter.fatal is not None and not (s.fetched or deleted or reporter.failed):
+        return EXIT_ERROR  # the error line says it all; "0 messages fetched" would mislead
     print(
         f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
         f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
@@ -297,7 +324,15 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _oauth_login(args: argparse.Namespace) -> int:
-    """``popfetch oauth login``: the browser flow (or the device flow), then the keychain."""
+    """``popfetch oauth login``; a failure is one plain line and exit 2."""
+    try:
+        return _sign_in(args)
+    except PopError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _sign_in(args: argparse.Namespace) -> int:
+    """The browser flow (or the device flow), then the refresh token into the keychain."""
     import webbrowser
 
     from core.auth.keychain import Keychain
@@ -377,11 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "accounts":
+            return accountscli.run(args)
         if args.command == "oauth":
             return _oauth_login(args)
         return _demo_server(args)
-    except (UsageError, OAuthError, KeychainUnavailable, ConnectionLost) as exc:
-        print(f"popfetch: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print(f"popfetch: {_say(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

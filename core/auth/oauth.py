@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from core.auth.keychain import Keychain
 from core.auth.oauth_providers import Endpoints
 from core.errors import ConnectionLost, OAuthError, SignInRequired
+from core.text import sanitize
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -122,8 +123,7 @@ class TokenResponse:
 
 
 def _oauth_error(doc: Mapping[str, Any]) -> str:
-    code = "".join(ch for ch in str(doc.get("error", "")) if ch.isprintable())[:60]
-    return code or "an unexplained error"
+    return sanitize(str(doc.get("error", "")), 60) or "an unexplained error"
 
 
 def _token_request(endpoints: Endpoints, form: Mapping[str, str]) -> TokenResponse:

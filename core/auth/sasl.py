@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from core.errors import RemoteProtocolError, SecurityError, SignInRequired
+from core.text import sanitize
 
 __all__ = [
     "BEARER_MECHANISMS",
@@ -171,11 +172,10 @@ def bearer_error(challenge_b64: str) -> str:
         doc = json.loads(base64.b64decode(challenge_b64.strip(), validate=True))
     except (binascii.Error, ValueError):
         return "the server refused the access token"
-    status = doc.get("status", "") if isinstance(doc, dict) else ""
-    shown = "".join(ch for ch in str(status) if ch.isprintable())[:60]
-    return f"the server refused the access token ({shown})" if shown else (
-        "the server refused the access token"
-    )
+    status = str(doc.get("status", "")) if isinstance(doc, dict) else ""
+    if not status:
+        return "the server refused the access token"
+    return f"the server refused the access token ({sanitize(status, 60)})"
 
 
 def bearer_login(attempt: Callable[[str], str | None], tokens: TokenSource) -> None:

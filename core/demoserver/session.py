@@ -21,6 +21,7 @@ from core.demoserver import auth
 from core.demoserver.faults import GARBAGE, LONG_STATUS, Event, Faults
 from core.demoserver.mailbox import LockTable, Maildrop, MessageCache
 from core.demoserver.wire import TokenBucket
+from core.text import redact_command
 
 MAX_LINE = 8192  # far above RFC 2449's 255 octets, for long SASL lines
 FLUSH = 256 * 1024
@@ -257,7 +258,7 @@ class Session:
         verb, _, rest = line.partition(" ")
         verb = verb.upper()
         args = rest.split()
-        self._record(_redact(verb, args))
+        self._record(redact_command(verb, args))
         if verb in self.shared.faults.garbage:
             self.write(GARBAGE)
             return
@@ -275,17 +276,6 @@ class Session:
                 command.run(self, args, rest)
         finally:
             self._pad_status = False
-
-
-def _redact(verb: str, args: list[str]) -> str:
-    """The command as recorded for tests: no password, no SASL data."""
-    if verb == "PASS":
-        return "PASS ***"
-    if verb == "APOP" and args:
-        return f"APOP {args[0]} ***"
-    if verb == "AUTH" and len(args) > 1:
-        return f"AUTH {args[0]} ***"
-    return " ".join([verb, *args])
 
 
 def capa(session: Session, args: list[str], rest: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.accounts import Account
 from core.auth.sasl import TokenSource
+from core.engine.api import Listener, Stats
 from core.engine.events import (
     ConnectionChanged,
     ConnectionState,
@@ -39,22 +40,7 @@ from core.errors import (
 from core.pop3.session import Headers, Session
 from core.store.local import Store
 
-Listener = Callable[[Event], None]
 log = logging.getLogger("core.engine.coordinator")
-
-
-@dataclass
-class Stats:
-    """Totals for the summary line and the fault tests."""
-
-    fetched: int = 0
-    fetched_bytes: int = 0  # wire octets of the stored messages
-    received_bytes: int = 0  # wire octets that came over the network (includes re-sends)
-    resumed: int = 0
-    restarted: int = 0  # resumes that had to start again from octet 0
-    deleted: int = 0
-    failed: int = 0
-    reconnects: int = 0
 
 
 @dataclass

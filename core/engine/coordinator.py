@@ -18,7 +18,8 @@ import time
 from collections.abc import Iterable
 
 from core.accounts import Account
-from core.engine.base import Listener, Stats, log
+from core.engine.api import EngineAPI, Listener, Stats
+from core.engine.base import log
 from core.engine.events import (
     CommitFinished,
     ConnectionState,
@@ -42,7 +43,7 @@ from core.errors import (
 from core.net import TlsPolicy
 from core.pop3.session import open_session
 
-__all__ = ["Engine", "Listener", "RetryPolicy", "Stats"]
+__all__ = ["Engine", "EngineAPI", "Listener", "RetryPolicy", "Stats"]
 
 
 class Engine(Transfers, ListLoading):
@@ -408,3 +409,8 @@ class Engine(Transfers, ListLoading):
         if not ok:
             self._error(f"the server could not delete every marked message: {text}", fatal=False)
 
+
+
+def _implements(engine: Engine) -> EngineAPI:
+    """mypy proves here that Engine satisfies the Protocol the GUI is typed against."""
+    return engine

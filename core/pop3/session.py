@@ -23,6 +23,7 @@ from core.errors import (
     BodyOverrun,
     ConnectionLost,
     LocalProtocolError,
+    NoGreeting,
     ReadTimeout,
     RemoteProtocolError,
     SecurityError,
@@ -75,13 +76,7 @@ class ServerInfo:
 
     @property
     def login_delay(self) -> float | None:
-        args = self.capabilities.get("LOGIN-DELAY")
-        if not args:
-            return None
-        try:
-            return float(args[0])
-        except ValueError:
-            return None
+        return replies.announced_login_delay(self.capabilities)
 
     def describe(self) -> str:
         """One line for a "Test connection" dialog and the log."""
@@ -119,7 +114,7 @@ class Session:
     def _send(self, commands: Sequence[Command]) -> None:
         wire = b"".join(self._conn.send(c) for c in commands)
         for c in commands:
-            self._note(True, _redact(c))
+            self._note(True, c.redacted())
         self._transport.sendall(wire)
 
     def _fill(self, check: Callable[[], None] | None) -> None:
@@ -194,7 +189,12 @@ class Session:
     # -- AUTHORIZATION ----------------------------------------------------------------
 
     def greet(self) -> Greeting:
-        event = self._event()
+        try:
+            event = self._event()
+        except ReadTimeout:
+            raise NoGreeting(
+                f"no greeting from the server within {self._read_timeout:.0f} s"
+            ) from None
         if not isinstance(event, Greeting):
             raise RemoteProtocolError(f"expected a greeting, got {event!r}")
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {event.text}")
@@ -494,16 +494,6 @@ class Session:
 
 def _code(status: Status) -> str:
     return f"[{status.code}] " if status.code else ""
-
-
-def _redact(command: Command) -> str:
-    if command.verb == "PASS":
-        return "PASS ********"
-    if command.verb == "APOP":
-        return f"APOP {command.args[0]} ********"
-    if command.verb == "AUTH" and len(command.args) > 1:
-        return f"AUTH {command.args[0]} ********"
-    return " ".join((command.verb, *command.args))
 
 
 def _b64(text: str) -> str:

@@ -93,6 +93,7 @@ def test_a_bearer_line_refuses_control_characters():
 
 def test_the_failure_challenge_is_read_as_untrusted_text():
     challenge = base64.b64encode(b'{"status":"invalid_token\\u001b[31m","scope":"x"}').decode()
-    assert sasl.bearer_error(challenge) == "the server refused the access token (invalid_token[31m)"
+    assert sasl.bearer_error(challenge) == (
+        "the server refused the access token (invalid_token\\x1b[31m)")
     assert sasl.bearer_error("not base64!") == "the server refused the access token"
     assert sasl.bearer_abort("OAUTHBEARER") == "AQ==" and sasl.bearer_abort("XOAUTH2") == ""

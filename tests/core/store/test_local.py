@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.core.store.test_maildir import read_only
 
 from core.errors import MessageIntegrityError, StorageError
 from core.store import local as store_mod
 from core.store.local import Store
 from core.store.maildir import Maildir
 from core.store.state import AccountState
+from tests.core.store.test_maildir import read_only
 from tests.support.store import LF, MESSAGE, new_files, reopen, write_in_chunks
 
 
