@@ -23,13 +23,15 @@ from core.auth.oauth import (
     DEFAULT_TIMEOUT,
     DeviceCode,
     OAuthTokens,
+    TokenResponse,
     get_json,
     sign_in_with_browser,
     sign_in_with_device,
+    sign_out,
     store_sign_in,
 )
 from core.auth.oauth_command import CommandTokens
-from core.auth.oauth_providers import PRESETS, resolve
+from core.auth.oauth_providers import PRESETS, Endpoints, resolve
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
@@ -92,11 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     login = oauth_sub.add_parser(
         "login", help="sign in once in a browser (or with --device, on another machine's); "
                       "the refresh token goes to the keychain and fetch uses it")
-    login.add_argument("--user", required=True, help="the mail address to sign in as")
-    login.add_argument("--host", help="POP3 server (default: the provider's)")
-    login.add_argument("--port", type=int)
-    login.add_argument("--security", choices=[s.value for s in Security])
-    _oauth_arguments(login)
+    logout = oauth_sub.add_parser(
+        "logout", help="revoke the sign-in at the provider (where it can) and forget it")
+    for command in (login, logout):
+        command.add_argument("--user", required=True, help="the mail address signed in")
+        command.add_argument("--host", help="POP3 server (default: the provider's)")
+        command.add_argument("--port", type=int)
+        command.add_argument("--security", choices=[s.value for s in Security])
+        _oauth_arguments(command)
     login.add_argument("--device", action="store_true",
                        help="device sign-in (RFC 8628): show a code to enter on any device")
     login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
@@ -323,23 +328,33 @@ def _fetch(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
 
 
-def _oauth_login(args: argparse.Namespace) -> int:
-    """``popfetch oauth login``; a failure is one plain line and exit 2."""
-    try:
-        return _sign_in(args)
-    except PopError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _sign_in(args: argparse.Namespace) -> int:
-    """The browser flow (or the device flow), then the refresh token into the keychain."""
-    import webbrowser
-
+def _oauth_command(args: argparse.Namespace) -> int:
+    """``popfetch oauth login|logout``; a failure is one plain line and exit 2."""
     from core.auth.keychain import Keychain
 
+    try:
+        account = _oauth_account(args)
+        assert account.oauth is not None
+        endpoints = resolve(account.oauth, get_json)
+        if args.oauth_command == "logout":
+            revoked = sign_out(endpoints, Keychain(), account.key)
+            print(f"popfetch: {account.key} is signed out"
+                  + ("" if revoked else " here (the provider was not asked to revoke it)"))
+            return EXIT_OK
+        response = _sign_in(endpoints, args)
+        store_sign_in(Keychain(), account.key, response)
+    except PopError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"popfetch: {account.key} is signed in; fetch with --auth xoauth2 "
+          f"--oauth-provider {account.oauth.provider}")
+    return EXIT_OK
+
+
+def _oauth_account(args: argparse.Namespace) -> Account:
+    """The account the sign-in is for: its key names the keychain entry."""
     settings = _oauth_settings(args)
     if settings is None:
-        raise UsageError("oauth login needs --oauth-provider")
+        raise UsageError(f"oauth {args.oauth_command} needs --oauth-provider")
     preset = PRESETS.get(settings.provider)
     if args.host:
         host, security = args.host, Security(args.security or Security.TLS.value)
@@ -350,27 +365,28 @@ def _sign_in(args: argparse.Namespace) -> int:
         port = args.port or preset.port
     else:
         raise UsageError("--host is needed with a generic provider")
-    account = Account(host=host, port=port, security=security, user=args.user, maildir="-",
-                      auth="xoauth2", oauth=settings)
-    endpoints = resolve(settings, get_json)
+    return Account(host=host, port=port, security=security, user=args.user, maildir="-",
+                   auth="xoauth2", oauth=settings)
+
+
+def _sign_in(endpoints: Endpoints, args: argparse.Namespace) -> TokenResponse:
+    """The browser flow, or the device flow; what to do is said on stderr."""
+    import webbrowser
+
     if args.device:
         def show(code: DeviceCode) -> None:
             print(f"popfetch: to sign in, open {code.verification_uri} and enter the code "
                   f"{code.user_code}", file=sys.stderr, flush=True)
 
-        response = sign_in_with_device(endpoints, show)
-    else:
-        def open_browser(url: str) -> None:
-            print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
-                  file=sys.stderr, flush=True)
-            webbrowser.open(url)
+        return sign_in_with_device(endpoints, show)
 
-        response = sign_in_with_browser(endpoints, open_browser, login_hint=args.user,
-                                        timeout=args.timeout)
-    store_sign_in(Keychain(), account.key, response)
-    print(f"popfetch: {account.key} is signed in; fetch with --auth xoauth2 "
-          f"--oauth-provider {settings.provider}")
-    return EXIT_OK
+    def open_browser(url: str) -> None:
+        print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
+              file=sys.stderr, flush=True)
+        webbrowser.open(url)
+
+    return sign_in_with_browser(endpoints, open_browser, login_hint=args.user,
+                                timeout=args.timeout)
 
 
 def _demo_server(args: argparse.Namespace) -> int:
@@ -415,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "accounts":
             return accountscli.run(args)
         if args.command == "oauth":
-            return _oauth_login(args)
+            return _oauth_command(args)
         return _demo_server(args)
     except UsageError as exc:
         print(f"popfetch: {_say(str(exc))}", file=sys.stderr)

@@ -46,6 +46,7 @@ __all__ = [
     "refresh_token_key",
     "sign_in_with_browser",
     "sign_in_with_device",
+    "sign_out",
     "store_sign_in",
 ]
 
@@ -75,7 +76,7 @@ def _request(request: urllib.request.Request) -> tuple[int, Mapping[str, Any]]:
         where = urlsplit(request.full_url).netloc
         raise ConnectionLost(f"cannot reach {where}: {getattr(exc, 'reason', exc)}") from None
     try:
-        doc = json.loads(body)
+        doc = json.loads(body) if body.strip() else {}  # RFC 7009: revocation says nothing
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
@@ -339,6 +340,23 @@ def store_sign_in(keychain: Keychain, account_key: str, response: TokenResponse)
             "the provider issued no refresh token (is offline access allowed for this client?)"
         )
     keychain.set(refresh_token_key(account_key), response.refresh_token)
+
+
+def sign_out(endpoints: Endpoints, keychain: Keychain, account_key: str) -> bool:
+    """Forget the sign-in: revoke the refresh token at the provider where it has an RFC 7009
+    endpoint (the grant ends there too), then delete it from the keychain. Returns whether
+    the provider confirmed the revocation; the keychain entry goes either way."""
+    key = refresh_token_key(account_key)
+    refresh_token = keychain.get(key)
+    revoked = False
+    if refresh_token and endpoints.revocation:
+        status, _ = _post(endpoints.revocation, {
+            "token": refresh_token, "token_type_hint": "refresh_token",
+            **_client_form(endpoints),
+        })
+        revoked = status == 200
+    keychain.delete(key)
+    return revoked
 
 
 class OAuthTokens:

@@ -364,3 +364,18 @@ def test_token_command_fetches_and_an_inactive_token_exits_2_after_one_rerun(
     alice.wait_log("auth failed", count=failures_before + 1)
     (failed,) = alice.log_lines("auth failed")[failures_before:]
     assert "2 attempts" in failed, failed
+
+
+@pytest.mark.usefixtures("real_keyring")
+def test_logout_revokes_at_the_provider_and_forgets_the_refresh_token(
+    oidc: OidcProvider, cli: Cli
+):
+    response, _ = _browser_sign_in(oidc)
+    key = f"{MAILBOX}@127.0.0.1:10996"
+    store_sign_in(Keychain(), key, response)
+    done = cli.run("oauth", "logout", "--user", MAILBOX, "--host", "127.0.0.1",
+                   "--port", "10996", *_provider_args(oidc))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"popfetch: {key} is signed out"
+    assert Keychain().get(refresh_token_key(key)) is None
+    assert oidc.introspect(response.refresh_token) == {"active": False}

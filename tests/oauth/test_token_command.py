@@ -65,3 +65,13 @@ def test_the_token_command_needs_a_bearer_method(tmp_path: Path, capsys):
                      "--oauth-token-command", "true"])
     assert code == 2
     assert "needs --auth xoauth2" in capsys.readouterr().err
+
+
+def test_a_failing_token_command_is_one_line_and_exit_2(
+    bearer_server: BearerServer, certs: CertPaths, tmp_path: Path, capsys
+):
+    code = _fetch(bearer_server, certs, tmp_path / "Mail", tmp_path, "xoauth2", "false")
+    assert code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "popfetch: --oauth-token-command failed (exit status 1)"
+    assert bearer_server.tokens_sent() == []
