@@ -255,7 +255,7 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
             f"--auth {account.auth} needs --oauth-token-command, or --oauth-provider after "
             "'popfetch oauth login'"
         )
-    return OAuthTokens(resolve(account.oauth, get_json), account.key)
+    return OAuthTokens.for_account(account)
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from core.accounts import Account
 from core.auth.keychain import Keychain
-from core.auth.oauth_providers import Endpoints
+from core.auth.oauth_providers import Endpoints, resolve
 from core.errors import ConnectionLost, OAuthError, SignInRequired
 from core.text import sanitize
 
@@ -370,14 +371,19 @@ class OAuthTokens:
 
     def __init__(
         self,
-        endpoints: Endpoints,
+        endpoints: Endpoints | Callable[[], Endpoints],
         account_key: str,
         keychain: Keychain | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         first: TokenResponse | None = None,
     ) -> None:
-        self._endpoints = endpoints
+        self._endpoints: Endpoints | None = None
+        self._resolve: Callable[[], Endpoints] | None = None
+        if isinstance(endpoints, Endpoints):
+            self._endpoints = endpoints
+        else:
+            self._resolve = endpoints
         self._key = refresh_token_key(account_key)
         self._keychain = keychain or Keychain()
         self._clock = clock
@@ -398,11 +404,24 @@ class OAuthTokens:
             self._refresh()
             return self._access
 
+    @classmethod
+    def for_account(cls, account: Account, keychain: Keychain | None = None) -> OAuthTokens:
+        """The token source of an account signed in with popfetch. Creating it does no I/O:
+        the provider's endpoints (discovery, for a generic one) are looked up on the first
+        refresh, on whichever thread logs in."""
+        settings = account.oauth
+        if settings is None:
+            raise SignInRequired(f"{account.display_name} has no OAuth provider set")
+        return cls(lambda: resolve(settings, get_json), account.key, keychain)
+
     def _refresh(self) -> None:
         self._access = ""
         refresh_token = self._keychain.get(self._key)
         if not refresh_token:
             raise SignInRequired("this account is not signed in")
+        if self._endpoints is None:
+            assert self._resolve is not None
+            self._endpoints = self._resolve()
         response = _token_request(self._endpoints, {
             "grant_type": "refresh_token", "refresh_token": refresh_token,
         })
