@@ -50,11 +50,12 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def oidc() -> Iterator[OidcProvider]:
-    """oidc-provider with 5-second access tokens and the account alice@example.test."""
+    """oidc-provider with 8-second access tokens (one fetch fits in a token's life even on a
+    busy machine) and the account alice@example.test."""
     reason = provider_missing()
     if reason:
         _unavailable(reason)
-    with OidcProvider(MAILBOX, access_ttl=5) as provider:
+    with OidcProvider(MAILBOX, access_ttl=8) as provider:
         yield provider
 
 
