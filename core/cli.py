@@ -1,7 +1,9 @@
 """The headless command line: ``popfetch fetch`` and ``popfetch demo-server``. No Qt here.
 
-Exit status of ``fetch``: 0 all done, 1 some messages failed, 2 usage, connection or
-authentication error. It ends with one summary line.
+Exit status of ``fetch``: 0 all done, 1 some messages failed (or were left on the server:
+a suspect copy, a duplicate UIDL), 2 usage, connection or authentication error, or an
+interrupt (SIGTERM/SIGINT: the engine stops within a second, partials are kept). Every
+session ends with QUIT; it ends with one summary line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from core.auth.oauth_providers import PRESETS, Endpoints, resolve
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
+    ConnectionChanged,
+    ConnectionState,
     ErrorOccurred,
     Event,
     MessageState,
@@ -52,23 +56,55 @@ class UsageError(Exception):
     pass
 
 
+FETCH_EPILOG = """\
+password: --password-command (the first line it prints), else the environment variable
+POPFETCH_PASSWORD, else the keychain (service "popfetch", user USER@HOST:PORT), else a
+prompt on a terminal; with none of them, fetch stops with an error.
+
+exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
+error. The last line printed sums up messages and bytes fetched, resumed and deleted.
+"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Epilogs as written; an option's default named after its help when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popfetch", description="POP3 mail fetcher")
+    fmt = _Help
+    parser = argparse.ArgumentParser(
+        prog="popfetch",
+        description="POP3 mail fetcher, headless: fetch mail into a Maildir, or serve one.",
+        formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"popfetch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fetch = sub.add_parser("fetch", help="download new mail into a Maildir, headless")
-    fetch.add_argument("--host", required=True)
-    fetch.add_argument("--port", type=int)
+    fetch = sub.add_parser(
+        "fetch", help="download new mail into a Maildir, headless", formatter_class=fmt,
+        description="Download every message whose UIDL is not stored yet into a Maildir,\n"
+                    "resuming partial downloads and reconnecting after drops.",
+        epilog=FETCH_EPILOG)
+    fetch.add_argument("--host", required=True, help="the POP3 server's host name")
+    fetch.add_argument("--port", type=int,
+                       help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value
+        "--security", choices=[s.value for s in Security], default=Security.TLS.value,
+        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text"
     )
-    fetch.add_argument("--user", required=True)
-    fetch.add_argument("--maildir", required=True, type=Path)
+    fetch.add_argument("--user", required=True, help="the user name on the server")
+    fetch.add_argument("--maildir", required=True, type=Path,
+                       help="the Maildir to store into (created if missing)")
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
+    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS,
+                       help="sign-in method; auto picks the safest the server offers")
     fetch.add_argument("--oauth-token-command", metavar="CMD",
                        help="command whose first output line is an OAuth access token "
                             "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
@@ -79,13 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     keep.add_argument("--keep", action="store_true", help="leave mail on the server (default)")
     keep.add_argument("--delete", action="store_true",
                       help="delete what is stored, committed with QUIT")
-    fetch.add_argument("--state-dir", type=Path)
+    fetch.add_argument("--state-dir", type=Path,
+                       help="where partial downloads and stored UIDLs are kept (default: "
+                            "under $XDG_STATE_HOME/popfetch, one directory per account)")
     fetch.add_argument("--max-retries", type=int, default=5,
                        help="give up after this many failures in a row")
     fetch.add_argument("--retry-delay", type=float, default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
-    fetch.add_argument("--quiet", "-q", action="store_true")
+    fetch.add_argument("--timeout", type=float, default=60.0,
+                       help="connect, TLS handshake and read timeout in seconds")
+    fetch.add_argument("--discard-partials", action="store_true",
+                       help="forget partly downloaded messages first (fetch them whole)")
+    fetch.add_argument("--quiet", "-q", action="store_true",
+                       help="print only errors and the summary line")
 
     accountscli.register(sub)
 
@@ -107,10 +149,13 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help="seconds to wait for the browser (default 300)")
 
-    demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
-    demo.add_argument("--port", type=int, default=0)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--maildir", required=True, type=Path)
+    demo = sub.add_parser(
+        "demo-server", help="serve a Maildir over POP3 on loopback", formatter_class=fmt,
+        description="A POP3 server with EXT-RETR, throttling and fault injection, for trying\n"
+                    "popfetch and for tests. It prints its address, user and password.")
+    demo.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--maildir", required=True, type=Path, help="the Maildir to serve")
     demo.add_argument("--rate", type=float, help="throttle to this many bytes/s per connection")
     demo.add_argument("--no-ext-retr", action="store_true", help="do not offer RETR offsets")
     demo.add_argument("--drop-every", type=int, metavar="BYTES",
@@ -119,8 +164,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="drop the connection once, when the body bytes sent reach each position")
     demo.add_argument("--random-drop", type=float, default=0.0, metavar="P",
                       help="chance that a RETR is cut at a random point (a flaky link)")
-    demo.add_argument("--user", default="demo")
-    demo.add_argument("--password", default="demo")
+    demo.add_argument("--user", default="demo", help="the user name the server accepts")
+    demo.add_argument("--password", default="demo", help="the password the server accepts")
     demo.add_argument("--sample", action="store_true",
                       help="fill an empty Maildir with the demo mailbox first")
     return parser
@@ -205,8 +250,15 @@ class _Reporter:
         self.failed: dict[str, str] = {}
         self.commit: CommitFinished | None = None
         self.fatal: ErrorOccurred | None = None
-        self.done = threading.Event()
+        self.done = threading.Event()  # CommitFinished arrived
+        self.ended = threading.Event()  # the session ended (or the account stopped)
         self._lock = threading.Lock()
+
+    def wait_until(self, event: threading.Event, interrupted: threading.Event) -> None:
+        """Until ``event``, a fatal error or an interrupt (the engine reports either)."""
+        while not event.wait(0.2):
+            if self.fatal is not None or interrupted.is_set():
+                return
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -231,11 +283,15 @@ class _Reporter:
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
-            if not self.quiet or event.fatal:
+            if not self.quiet or event.fatal or event.left_on_server:
                 out.write(f"popfetch: {_say(event.message)}\n")
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+            ConnectionState.DISCONNECTED, ConnectionState.FAILED
+        ):
+            self.ended.set()
 
 
 def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSource:
@@ -277,6 +333,10 @@ def _fetch(args: argparse.Namespace) -> int:
         store = Store(args.maildir, args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
+    if args.discard_partials:
+        dropped = store.discard_partials()
+        if dropped and not args.quiet:
+            print(f"popfetch: discarded {dropped} partial download(s)", file=sys.stderr)
     reporter = _Reporter(args.quiet)
     engine = Engine(
         account,
@@ -287,6 +347,7 @@ def _fetch(args: argparse.Namespace) -> int:
         auto_download=True,
         delete_after_fetch=args.delete,
         read_timeout=args.timeout,
+        connect_timeout=args.timeout,
         transcript=False,
         list_headers=False,
     )
@@ -294,18 +355,21 @@ def _fetch(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         interrupted.set()
-        engine.shutdown(timeout=0)
+        engine.shutdown(timeout=0)  # aborts any connection; the worker ends within a second
 
     old = signal.signal(signal.SIGINT, on_signal)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         engine.start()
         engine.wait_idle()
-        if args.delete and reporter.fatal is None and not interrupted.is_set():
-            engine.commit()
-            while not reporter.done.wait(0.2):
-                if reporter.fatal is not None or interrupted.is_set():
-                    break
+        if reporter.fatal is None and not interrupted.is_set():
+            if args.delete:
+                engine.commit()
+                reporter.wait_until(reporter.done, interrupted)
+            else:
+                reporter.ended.clear()
+                engine.disconnect()  # QUIT ends the session (RSET first if marks went out)
+                reporter.wait_until(reporter.ended, interrupted)
     finally:
         engine.shutdown(timeout=10)
         signal.signal(signal.SIGINT, old)
@@ -317,15 +381,21 @@ def _fetch(args: argparse.Namespace) -> int:
     print(
         f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
         f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
+        + (f", {s.suspect} suspect copies kept" if s.suspect else "")
+        + (f", {s.skipped} left on the server" if s.skipped else "")
         + (f", {s.reconnects} reconnects" if s.reconnects else "")
         + (f", {s.received_bytes - s.fetched_bytes} octets sent again"
            if s.received_bytes > s.fetched_bytes else "")
     )
-    if reporter.fatal is not None or interrupted.is_set():
+    if interrupted.is_set():
+        print("popfetch: interrupted; partial downloads are kept for the next run",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if reporter.fatal is not None:
         return EXIT_ERROR
     if args.delete and (reporter.commit is None or not reporter.commit.ok):
         return EXIT_ERROR
-    return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
+    return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
 
 
 def _oauth_command(args: argparse.Namespace) -> int:
@@ -406,7 +476,8 @@ def _demo_server(args: argparse.Namespace) -> int:
                       random_drop=args.random_drop),
     )
     host, port = server.start()
-    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}", flush=True)
+    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}, "
+          f"password {args.password!r}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -33,6 +33,7 @@ class Stats:
     deleted: int = 0
     failed: int = 0
     suspect: int = 0  # kept under a suspect mark, never deleted (DESIGN rule 13)
+    skipped: int = 0  # left on the server: a duplicate UIDL, a UIDL without LIST entry
     reconnects: int = 0
 
 

@@ -251,6 +251,13 @@ class ClientConnection:
         return len(self._queue)
 
     @property
+    def buffered(self) -> int:
+        """Received octets not yet turned into events. Whenever ``next_event`` returns
+        NEED_DATA this is below ``max_line`` (a status line still incomplete) and at most 2
+        inside a payload: no reply can make the buffer grow without bound."""
+        return len(self._buf) - self._pos + sum(map(len, self._chunks))
+
+    @property
     def awaiting_auth_line(self) -> bool:
         """True after a Continuation, until ``send_auth_line`` answers it."""
         return self._auth_turn

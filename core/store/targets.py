@@ -47,6 +47,7 @@ from core.errors import (
 )
 from core.net import TlsPolicy
 from core.store.maildir import Maildir, crlf_to_lf
+from core.text import sanitize
 
 __all__ = [
     "Delivery",
@@ -74,15 +75,11 @@ _HEADER_LIMIT = 1 << 20  # header blocks longer than this are not searched for D
 
 
 def shown(text: str | bytes, limit: int = 300) -> str:
-    """Untrusted text (a server's reply, an MDA's stderr) made safe to show: control
-    characters escaped, cut to ``limit`` characters (DESIGN rule 16)."""
+    """Untrusted text (a server's reply, an MDA's stderr, as bytes or str) decoded and
+    sanitized by :func:`core.text.sanitize` (DESIGN rule 16)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    out = "".join(
-        ch if ch.isprintable() or ch == " " else ("\\n" if ch == "\n" else f"\\x{ord(ch):02x}")
-        for ch in text.strip()
-    )
-    return out if len(out) <= limit else out[: limit - 1] + "…"
+    return sanitize(text.strip(), limit)
 
 
 # -- the message ---------------------------------------------------------------------------
@@ -297,20 +294,30 @@ class MaildirTarget(Target):
         return [self.maildir.unique_name() for _ in messages]
 
     def deliver_many(self, messages: Sequence[Message], hints: Sequence[str]) -> list[Outcome]:
-        try:
-            names = []
-            for message, hint in zip(messages, hints, strict=True):
+        """Each file into ``tmp/`` (fsynced), renamed to ``new/<hint>``; one fsync of
+        ``new/`` makes the renames durable, so receipts come only after it."""
+        outcomes: list[Outcome] = []
+        for message, hint in zip(messages, hints, strict=True):
+            try:
                 if message.path is not None:
                     tmp = self.maildir.copy_to_tmp(message.path, sync=True)
                 else:
                     assert message.data is not None
                     tmp = self.maildir.write_tmp(message.data, sync=True)
-                self.maildir.publish(hint, self.maildir.tmp / tmp)
-                names.append(hint)
+                try:
+                    self.maildir.publish(hint, self.maildir.tmp / tmp)
+                except StorageError:
+                    self.maildir.remove_tmp(tmp)
+                    raise
+            except StorageError as exc:
+                outcomes.append(TemporaryDeliveryError(self.url, str(exc)))
+                continue
+            outcomes.append(Receipt(self.url, f"new/{hint}"))
+        try:
             self.maildir.sync_new()
         except StorageError as exc:
-            raise TemporaryDeliveryError(self.url, str(exc)) from exc
-        return [Receipt(self.url, f"new/{name}") for name in names]
+            return [TemporaryDeliveryError(self.url, str(exc)) for _ in messages]
+        return outcomes
 
     def find(self, message: Message, hint: str) -> Receipt | None:
         found = self.maildir.locate(hint)

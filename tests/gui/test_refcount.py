@@ -1,46 +1,32 @@
-"""The PySide6 6.12 / Python 3.11 reference-count bug and gui._refcount's workaround."""
+"""PySide6 6.12.0 on CPython 3.11 dropped a reference to True on every signal emit and to
+None on every void call (PYSIDE-3474); pyproject.toml pins that version out. This test
+fails if a PySide6 with the bug is installed again."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
-import pytest
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 
-SCRIPT = textwrap.dedent("""
-    import os, sys
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    if sys.argv[1] == "fixed":
-        import gui  # applies the workaround
-    from PySide6.QtGui import QAction
-    from PySide6.QtWidgets import QApplication
-    app = QApplication([])
+EMITS = 5_000
+
+
+class _Emitter(QObject):
+    flag = Signal(bool)
+
+
+def test_signals_and_void_calls_keep_the_singletons_reference_counts() -> None:
+    emitter = _Emitter()
+    seen: list[bool] = []
+    emitter.flag.connect(seen.append)
     action = QAction("x")
-    assert sys.getrefcount(None) < 50_000 or sys.argv[1] == "fixed"
-    for _ in range(50_000):
+    true_before, none_before = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(EMITS):
+        emitter.flag.emit(True)
         action.setEnabled(True)
-    print("survived")
-""")
-
-
-def run(mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True,
-                          timeout=60, cwd=str(Path(__file__).parents[2]))
-
-
-def test_void_calls_survive_with_the_workaround():
-    result = run("fixed")
-    assert result.returncode == 0, result.stderr
-    assert "survived" in result.stdout
-
-
-def test_the_bug_is_real_without_it():
-    """Why the workaround exists; skipped once PySide6 is fixed (then _refcount.py can go)."""
-    if sys.version_info >= (3, 12):
-        pytest.skip("None and bools are immortal on Python 3.12+")
-    result = run("plain")
-    if result.returncode == 0:
-        pytest.skip("this PySide6 no longer loses references: gui/_refcount.py can go")
-    assert "dealloc" in result.stderr
+    seen.clear()
+    # Immortal objects (3.12+) report a fixed huge count; on 3.11 a leak of one per call
+    # would show as thousands lost.
+    assert sys.getrefcount(True) >= true_before - 100
+    assert sys.getrefcount(None) >= none_before - 100

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, run_popfetch, stored
 from tests.support.certs import make_ca_and_server_cert
 from tests.support.hostile import USER, Hostile, HostileServer, Mail
+from tests.support.runs import assert_deleted_intact, fetch, run_popfetch, stored
 
 
 def _mails(count: int = 2) -> list[Mail]:
@@ -111,6 +111,14 @@ def test_an_unknown_certificate_authority_is_said_plainly(tmp_path: Path):
                                  " authority this computer trusts (")
 
 
+def test_a_slow_greeting_is_waited_for(tmp_path: Path):
+    with HostileServer(_mails(), Hostile(greeting_delay=1.5)) as server:
+        run = fetch(server, tmp_path, "--delete", timeout=60)
+    assert run.status == 0, run.err
+    assert sorted(server.deleted) == ["m-0", "m-1"]
+    assert_deleted_intact(server, tmp_path)
+
+
 def test_starttls_with_a_slow_handshake_works_with_the_default_timeout(tmp_path: Path):
     ctx, ca = _server_tls(tmp_path)
     mails = _mails()
@@ -131,18 +139,18 @@ def test_duplicate_uidls_are_reported_and_the_exit_status_says_so(tmp_path: Path
     a, b, c = (Mail.of(b"Subject: %d\n\nbody %d\n" % (i, i), u)
                for i, u in enumerate(["same", "same", "other"]))
     with HostileServer([a, b, c]) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
-    assert "same" in run.err
+    assert "'same'" in run.err
     assert "other" in server.deleted
     assert_deleted_intact(server, tmp_path)
 
 
 def test_a_uidl_without_a_list_entry_is_reported(tmp_path: Path):
     with HostileServer(_mails(), Hostile(uidl_lines=(b"7 ghost",))) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
-    assert "ghost" in run.err
+    assert "message 7" in run.err
     assert sorted(server.deleted) == ["m-0", "m-1"]
     assert_deleted_intact(server, tmp_path)
 
@@ -152,8 +160,9 @@ def test_one_bad_uidl_line_affects_that_message_only(tmp_path: Path, uidl: str):
     bad = Mail.of(b"Subject: bad\n\nbad uidl\n", uidl)
     good = _mails()
     with HostileServer([bad, *good]) as server:
-        run = fetch(server, tmp_path, "--delete", timeout=60)
+        run = fetch(server, tmp_path, "--delete", quiet=False, timeout=60)
     assert run.status == 1
+    assert "message 1" in run.err
     assert sorted(server.deleted) == ["m-0", "m-1"]
     assert server.sent_verbs().count("PASS") == 1  # not a protocol error retried N times
     assert_deleted_intact(server, tmp_path)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, stored
+import pytest
+
 from tests.support.hostile import Hostile, HostileServer, Mail
+from tests.support.runs import assert_deleted_intact, fetch, stored
 
 
 def _text(size: int, tag: str) -> bytes:
@@ -35,3 +37,14 @@ def test_an_unstuffed_dot_line_is_a_desync_and_the_half_copy_is_never_deleted(tm
     assert_deleted_intact(server, tmp_path)
     assert run.status == 1 and run.seconds < 60
     assert "dot-1" in run.err
+
+
+@pytest.mark.parametrize("verb", ["DELE", "QUIT"])
+def test_a_server_that_hangs_up_on_dele_or_quit_deletes_nothing(tmp_path: Path, verb: str):
+    mails = [Mail.of(_text(2_000, f"m{i}"), f"m-{i}") for i in range(3)]
+    with HostileServer(mails, Hostile(drop=frozenset({verb}))) as server:
+        run = fetch(server, tmp_path, "--delete", timeout=30)
+    assert server.deleted == []
+    assert sorted(stored(tmp_path)) == sorted(m.stored_form for m in mails)
+    assert run.status == 2 and run.seconds < 30
+    assert run.reason

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.conftest import assert_deleted_intact, fetch, stored
 from tests.support.hostile import Hostile, HostileServer, Mail, attachment
+from tests.support.runs import assert_deleted_intact, fetch, stored
 
 
 def test_lf_counted_list_sizes_of_a_large_base64_message_fetch_whole(tmp_path: Path):
@@ -48,3 +48,21 @@ def test_an_offset_retr_ignored_courier_style_is_detected_and_fetched_whole(tmp_
     assert server.deleted == ["big-1"]
     assert_deleted_intact(server, tmp_path)
     assert len(stored(tmp_path)) == 1
+
+
+def test_an_offset_retr_honoured_resumes_where_the_cut_was(tmp_path: Path):
+    server, status = _resume_after_cut(tmp_path, "honour")
+    assert status == 0
+    resumed = [c for c in server.commands if c.startswith("RETR 1 ")]
+    assert len(resumed) == 1 and int(resumed[0].split()[2]) > 100_000
+    assert server.deleted == ["big-1"]
+    assert_deleted_intact(server, tmp_path)
+
+
+def test_a_server_without_capa_is_fetched_the_rfc_1939_way(tmp_path: Path):
+    mails = [Mail.of(b"Subject: %d\n\n.dot %d\n" % (i, i), f"old-{i}") for i in range(3)]
+    with HostileServer(mails, Hostile(capa=None)) as server:
+        run = fetch(server, tmp_path, "--delete", timeout=60)
+    assert run.status == 0, run.err
+    assert sorted(server.deleted) == ["old-0", "old-1", "old-2"]
+    assert_deleted_intact(server, tmp_path)

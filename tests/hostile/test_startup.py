@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.store.local import Store
-from tests.hostile.conftest import fetch, run_popfetch, stored
 from tests.support.hostile import PASSWORD, Hostile, HostileServer, Mail
+from tests.support.runs import fetch, run_popfetch, stored
 
 
 def _server() -> HostileServer:
@@ -47,7 +47,7 @@ def test_bad_trust_options_are_one_line(tmp_path: Path, extra: tuple[str, ...]):
     assert server.commands == []
 
 
-@pytest.mark.parametrize("argv", [["accounts", "list"], ["fetchh"], ["nonsense", "--x"]])
+@pytest.mark.parametrize("argv", [["acount", "list"], ["fetchh"], ["nonsense", "--x"]])
 def test_an_unknown_subcommand_is_a_usage_error_not_a_gui(argv: list[str]):
     run = run_popfetch(*argv, timeout=60)  # no DISPLAY: a GUI start would abort (-6)
     assert run.status == 2

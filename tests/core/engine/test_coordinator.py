@@ -294,8 +294,8 @@ def test_every_login_method_works(harness: Harness, recorder: Recorder, method: 
     assert len(harness.fetched()) == 1
 
 
-def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harness,
-                                                                recorder: Recorder):
+def test_a_refresh_after_dele_is_a_new_session_that_keeps_the_mark(harness: Harness,
+                                                                   recorder: Recorder):
     _fill(harness, 3)
     server = harness.serve()
     engine = harness.engine(recorder)
@@ -303,10 +303,13 @@ def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harnes
     uidl = _uidl_of(recorder)[1]
     engine.mark([uidl])
     recorder.wait_for(lambda: any(c.startswith("DELE") for c in server.commands))
-    engine.refresh()  # LIST/UIDL now hide the DELE'd message until QUIT
+    engine.refresh()  # only a new login sees new mail: RSET, QUIT, log in again
     recorder.wait_for(lambda: len(recorder.of(ListLoaded)) == 2)
+    assert server.commands.count("RSET") == 1 and server.commands.count("QUIT") == 1
+    assert server.deleted == []
     assert uidl in {m.uidl for m in recorder.of(ListLoaded)[-1].messages}
     assert MessageState.GONE not in recorder.states(uidl)
+    recorder.wait_for(lambda: sum(c.startswith("DELE") for c in server.commands) == 2)
     engine.commit()
     recorder.wait_for(lambda: recorder.of(CommitFinished))
     assert server.deleted == [uidl]
@@ -399,7 +402,7 @@ def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
     _fill(harness, 1)
     harness.serve()
 
-    def broken(self: Engine, *, announce: bool) -> None:
+    def broken(self: Engine) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Engine, "_load_list", broken)

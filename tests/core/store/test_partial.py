@@ -92,7 +92,7 @@ def test_a_large_message_is_written_in_constant_memory(store: Store) -> None:
 
 
 def test_a_body_running_past_the_list_size_is_refused_early(paths: tuple[Path, Path]) -> None:
-    with Store(*paths, size_margin=lambda size: 10) as s:
+    with Store(*paths, size_limit=lambda size: size + 10) as s:
         p = s.begin("u", 100)
         p.write(b"x" * 110)
         with pytest.raises(MessageIntegrityError, match="runs past its LIST size"):
