@@ -25,15 +25,14 @@ from core.auth.oauth import (
     DEFAULT_TIMEOUT,
     DeviceCode,
     OAuthTokens,
-    TokenResponse,
     get_json,
-    sign_in_with_browser,
+    sign_in,
     sign_in_with_device,
     sign_out,
     store_sign_in,
 )
 from core.auth.oauth_command import CommandTokens
-from core.auth.oauth_providers import PRESETS, Endpoints, resolve
+from core.auth.oauth_providers import PRESETS, resolve
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
@@ -400,19 +399,33 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _oauth_command(args: argparse.Namespace) -> int:
     """``popfetch oauth login|logout``; a failure is one plain line and exit 2."""
+    import webbrowser
+
     from core.auth.keychain import Keychain
+
+    def open_browser(url: str) -> None:
+        print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
+              file=sys.stderr, flush=True)
+        webbrowser.open(url)
+
+    def show(code: DeviceCode) -> None:
+        print(f"popfetch: to sign in, open {code.verification_uri} and enter the code "
+              f"{code.user_code}", file=sys.stderr, flush=True)
 
     try:
         account = _oauth_account(args)
         assert account.oauth is not None
-        endpoints = resolve(account.oauth, get_json)
         if args.oauth_command == "logout":
+            endpoints = resolve(account.oauth, get_json)
             revoked = sign_out(endpoints, Keychain(), account.key)
             print(f"popfetch: {account.key} is signed out"
                   + ("" if revoked else " here (the provider was not asked to revoke it)"))
             return EXIT_OK
-        response = _sign_in(endpoints, args)
-        store_sign_in(Keychain(), account.key, response)
+        if args.device:
+            response = sign_in_with_device(resolve(account.oauth, get_json), show)
+            store_sign_in(Keychain(), account.key, response)
+        else:
+            sign_in(account, open_browser, timeout=args.timeout)
     except PopError as exc:
         raise UsageError(str(exc)) from None
     print(f"popfetch: {account.key} is signed in; fetch with --auth xoauth2 "
@@ -437,26 +450,6 @@ def _oauth_account(args: argparse.Namespace) -> Account:
         raise UsageError("--host is needed with a generic provider")
     return Account(host=host, port=port, security=security, user=args.user, maildir="-",
                    auth="xoauth2", oauth=settings)
-
-
-def _sign_in(endpoints: Endpoints, args: argparse.Namespace) -> TokenResponse:
-    """The browser flow, or the device flow; what to do is said on stderr."""
-    import webbrowser
-
-    if args.device:
-        def show(code: DeviceCode) -> None:
-            print(f"popfetch: to sign in, open {code.verification_uri} and enter the code "
-                  f"{code.user_code}", file=sys.stderr, flush=True)
-
-        return sign_in_with_device(endpoints, show)
-
-    def open_browser(url: str) -> None:
-        print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
-              file=sys.stderr, flush=True)
-        webbrowser.open(url)
-
-    return sign_in_with_browser(endpoints, open_browser, login_hint=args.user,
-                                timeout=args.timeout)
 
 
 def _demo_server(args: argparse.Namespace) -> int:

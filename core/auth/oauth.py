@@ -45,6 +45,7 @@ __all__ = [
     "TokenResponse",
     "get_json",
     "refresh_token_key",
+    "sign_in",
     "sign_in_with_browser",
     "sign_in_with_device",
     "sign_out",
@@ -341,6 +342,24 @@ def store_sign_in(keychain: Keychain, account_key: str, response: TokenResponse)
             "the provider issued no refresh token (is offline access allowed for this client?)"
         )
     keychain.set(refresh_token_key(account_key), response.refresh_token)
+
+
+def sign_in(
+    account: Account,
+    open_browser: Callable[[str], object],
+    *,
+    keychain: Keychain | None = None,
+    cancel: threading.Event | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
+    """The browser sign-in for an account with OAuth settings, its refresh token then kept in
+    the keychain. Blocking (discovery, the listener, the token exchange): a worker's job."""
+    if account.oauth is None:
+        raise OAuthError(f"{account.display_name} has no OAuth provider set")
+    endpoints = resolve(account.oauth, get_json)
+    response = sign_in_with_browser(endpoints, open_browser, login_hint=account.user,
+                                    timeout=timeout, cancel=cancel)
+    store_sign_in(keychain or Keychain(), account.key, response)
 
 
 def sign_out(endpoints: Endpoints, keychain: Keychain, account_key: str) -> bool:
