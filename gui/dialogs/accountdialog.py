@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from core.accounts import AUTH_METHODS, Account, OAuthSettings, default_port
 from core.auth.oauth import OAuthTokens
 from core.auth.oauth_providers import PRESETS
-from core.auth.sasl import TokenSource
+from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
 from core.text import sanitize
@@ -424,8 +424,11 @@ class AccountDialog(QDialog):
                 [s for s, _ in SECURITY_CHOICES].index(preset.security))
             self.port_spin.setValue(preset.port)
             self._suggest_maildir()
-        if oauth and self.auth_combo.currentText() not in ("xoauth2", "oauthbearer"):
+        bearer = self.auth_combo.currentText().upper() in BEARER_MECHANISMS
+        if oauth and not bearer:
             self.auth_combo.setCurrentText("xoauth2")
+        elif not oauth and bearer:
+            self.auth_combo.setCurrentText("auto")  # a password account has no token to send
         if fill:
             self.signed_in = False
         for widget in (self.password_edit, self.keychain_check):

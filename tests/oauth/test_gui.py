@@ -172,3 +172,31 @@ def test_a_revoked_grant_shows_sign_in_expired_and_sign_in_again_reconnects(
     assert not runner.sign_in_expired and not banner.isVisible()
     assert any(SIGNED_IN_PAGE in page for page in browser)
     assert "Sign-in expired" not in (window.account_list.item(0) or item).text()
+
+
+def test_outlook_asks_for_a_tenant_and_other_servers_get_their_password_back(qtbot: Any):
+    dialog = AccountDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.provider_combo.setCurrentIndex(
+        dialog.provider_combo.findText("Outlook / Microsoft 365"))
+    assert dialog.host_edit.text() == "outlook.office365.com"
+    assert (dialog.port_spin.value(), dialog.security()) == (995, Security.TLS)
+    assert dialog.sign_in_button.text() == "Sign in with Microsoft"
+    assert dialog.tenant_edit.isVisible() and dialog.client_id_edit.isVisible()
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findText("Other POP3 server"))
+    assert dialog.password_edit.isVisible() and not dialog.sign_in_button.isVisible()
+    assert not dialog.tenant_edit.isVisible()
+    assert dialog.auth_combo.currentText() == "auto"
+
+
+def test_editing_a_signed_in_account_keeps_its_provider(qtbot: Any):
+    account = Account(host="pop.gmail.com", port=995, security=Security.TLS, user="me@gmail.com",
+                      maildir="/tmp/m", auth="xoauth2", oauth=OAuthSettings("google"))
+    dialog = AccountDialog(account)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.provider_combo.currentText() == "Gmail"
+    assert dialog.sign_in_status.text() == "Signed in"
+    dialog.accept()
+    assert dialog.account == account and dialog.password is None
