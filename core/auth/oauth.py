@@ -206,13 +206,20 @@ class LoopbackListener:
     def redirect_uri(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
 
+    def verdict(self, query: Mapping[str, str]) -> str | None:
+        """Why this redirect signs nobody in, or None when it carries a code for us."""
+        if not secrets.compare_digest(query.get("state", ""), self.state):
+            return "the redirect's state does not match this sign-in; nothing was done"
+        if "error" in query:
+            return f"the provider did not sign you in: {_oauth_error(query)}"
+        if not query.get("code"):
+            return "the redirect carried no authorization code"
+        return None
+
     def page(self, query: Mapping[str, str]) -> str:
         """What the browser tab says after the redirect."""
-        if query.get("state") != self.state:
-            return "popfetch did not start this sign-in (state does not match); nothing was done"
-        if "error" in query:
-            return f"The sign-in did not complete ({_oauth_error(query)}); see popfetch"
-        return SIGNED_IN_PAGE
+        problem = self.verdict(query)
+        return SIGNED_IN_PAGE if problem is None else f"popfetch is not signed in: {problem}"
 
     def wait(self, timeout: float, cancel: threading.Event | None = None) -> dict[str, str]:
         """The redirect's query parameters; OAuthError on timeout or cancel. Closes itself."""
@@ -269,12 +276,9 @@ def sign_in_with_browser(
         listener.close()
         raise
     query = listener.wait(timeout, cancel)
-    if not secrets.compare_digest(query.get("state", ""), listener.state):
-        raise OAuthError("the redirect's state does not match this sign-in; nothing was done")
-    if "error" in query:
-        raise OAuthError(f"the provider did not sign you in: {_oauth_error(query)}")
-    if not query.get("code"):
-        raise OAuthError("the redirect carried no authorization code")
+    problem = listener.verdict(query)
+    if problem is not None:
+        raise OAuthError(problem)
     return _token_request(endpoints, {
         "grant_type": "authorization_code",
         "code": query["code"],

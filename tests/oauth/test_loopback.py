@@ -60,7 +60,7 @@ def test_a_wrong_state_ends_the_sign_in_without_a_token_request():
     with pytest.raises(OAuthError, match="state does not match"):
         sign_in_with_browser(endpoints, browser, timeout=10)
     threads[0].join()
-    assert "did not start this sign-in" in pages[0][1]
+    assert "not signed in: the redirect&#x27;s state does not match" in pages[0][1]
 
 
 def test_the_provider_s_error_is_reported_and_shown():
@@ -71,7 +71,7 @@ def test_the_provider_s_error_is_reported_and_shown():
     query = listener.wait(10)
     thread.join()
     assert query["error"] == "access_denied"
-    assert "did not complete (access_denied)" in pages[0][1]
+    assert "the provider did not sign you in: access_denied" in pages[0][1]
 
 
 def test_waiting_ends_with_a_clear_message():
