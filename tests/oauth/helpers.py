@@ -1,7 +1,9 @@
-"""A token helper for ``--oauth-token-command`` tests: prints the next token of a list."""
+"""Shared by the OAuth tests: a token helper for ``--oauth-token-command`` (prints the next
+token of a list), and the search of files for anything that looks like a token."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -39,3 +41,27 @@ class TokenHelper:
     @property
     def runs(self) -> int:
         return len(self.runs_file.read_text().splitlines()) if self.runs_file.exists() else 0
+
+
+# oidc-provider's opaque tokens: 43 random base64url characters, so upper and lower case
+# and digits in one run of exactly that length (SQLite's own names have no capitals).
+TOKEN_RUN = re.compile(rb"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+
+
+def _token_like(data: bytes) -> bytes | None:
+    for match in TOKEN_RUN.finditer(data):
+        run = match.group()
+        if re.search(rb"[A-Z]", run) and re.search(rb"[a-z]", run) and re.search(rb"[0-9]", run):
+            return run
+    return None
+
+
+def assert_no_secret_in(paths: list[Path], secrets: list[str]) -> None:
+    for top in paths:
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in data, f"a token is in {path}"
+            assert _token_like(data) is None, f"something token-like is in {path}"

@@ -42,23 +42,12 @@ from core.store.local import Store
 from tests.keychain.conftest import SecretServiceEnv
 from tests.oauth.conftest import MAILBOX
 from tests.oauth.dovecot_oauth import OAuthDovecot
-from tests.oauth.helpers import TokenHelper
+from tests.oauth.helpers import TokenHelper, assert_no_secret_in
 from tests.support.dovecot import make_messages
 from tests.support.engine import Recorder
 from tests.support.oidc.provider import Browser, OidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
-# oidc-provider's opaque tokens: 43 random base64url characters, so upper and lower case
-# and digits in one run of exactly that length (SQLite's own names have no capitals).
-TOKEN_RUN = re.compile(rb"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
-
-
-def _token_like(data: bytes) -> bytes | None:
-    for match in TOKEN_RUN.finditer(data):
-        run = match.group()
-        if re.search(rb"[A-Z]", run) and re.search(rb"[a-z]", run) and re.search(rb"[0-9]", run):
-            return run
-    return None
 
 
 def _provider_args(oidc: OidcProvider) -> list[str]:
@@ -93,17 +82,6 @@ def _wait_inactive(oidc: OidcProvider, token: str) -> None:
     while oidc.introspect(token).get("active"):
         assert time.monotonic() < deadline, "the access token never expired"
         time.sleep(0.2)
-
-
-def _assert_no_secret_in(paths: list[Path], secrets: list[str]) -> None:
-    for top in paths:
-        for path in [top] if top.is_file() else sorted(top.rglob("*")):
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            for secret in secrets:
-                assert secret.encode() not in data, f"a token is in {path}"
-            assert _token_like(data) is None, f"something token-like is in {path}"
 
 
 # -- the command line, as a user runs it ---------------------------------------------------------
@@ -195,7 +173,7 @@ def test_cli_sign_in_fetch_refresh_fetch_revoke_then_sign_in_again(
     (line,) = third.stderr.splitlines()
     assert line.startswith("popfetch: ") and line.endswith("sign in again")
 
-    _assert_no_secret_in([tmp_path / "config", tmp_path / "state", maildir], [refresh_token])
+    assert_no_secret_in([tmp_path / "config", tmp_path / "state", maildir], [refresh_token])
     assert not any(refresh_token in arg for argv in cli.argvs for arg in argv)
     for done in (first, second, third):
         assert refresh_token not in done.stdout + done.stderr
@@ -306,7 +284,7 @@ def test_the_access_token_is_refreshed_before_it_expires_and_after_a_refusal(
     assert refresh_token
     secrets_seen = [*tokens.handed, refresh_token]
     assert not any(token in transcript for token in secrets_seen)
-    _assert_no_secret_in([tmp_path / "Mail", tmp_path / "state"], secrets_seen)
+    assert_no_secret_in([tmp_path / "Mail", tmp_path / "state"], secrets_seen)
 
 
 @pytest.mark.usefixtures("real_keyring")

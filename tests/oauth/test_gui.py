@@ -32,6 +32,7 @@ from gui.keyring_access import KeychainAccess
 from gui.window.mainwindow import MainWindow
 from tests.oauth.conftest import MAILBOX
 from tests.oauth.dovecot_oauth import OAuthDovecot
+from tests.oauth.helpers import assert_no_secret_in
 from tests.support.dovecot import make_messages
 from tests.support.memkeyring import MemoryKeyring, installed
 from tests.support.oidc.provider import Browser, OidcProvider
@@ -134,7 +135,7 @@ def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterat
 
 def test_a_revoked_grant_shows_sign_in_expired_and_sign_in_again_reconnects(
     qtbot: Any, window: MainWindow, oidc: OidcProvider, oauth_dovecot: OAuthDovecot,
-    local_google: Preset, browser: list[str], tmp_path: Path,
+    local_google: Preset, browser: list[str], tmp_path: Path, keyring_backend: MemoryKeyring,
 ):
     oauth_dovecot.clear("alice")
     oauth_dovecot.fill("alice", make_messages(2, tag="gui"))
@@ -151,7 +152,8 @@ def test_a_revoked_grant_shows_sign_in_expired_and_sign_in_again_reconnects(
     assert runner.connection.state is ConnectionState.CONNECTED
 
     # The user revokes popfetch at the provider; the next login meets the refusal.
-    oidc.revoke(Keychain().get(refresh_token_key(account.key)) or "")
+    revoked = Keychain().get(refresh_token_key(account.key)) or ""
+    oidc.revoke(revoked)
     runner.end_session()
     qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.DISCONNECTED,
                     timeout=TIMEOUT)
@@ -172,6 +174,10 @@ def test_a_revoked_grant_shows_sign_in_expired_and_sign_in_again_reconnects(
     assert not runner.sign_in_expired and not banner.isVisible()
     assert any(SIGNED_IN_PAGE in page for page in browser)
     assert "Sign-in expired" not in (window.account_list.item(0) or item).text()
+    window.save_settings()
+    fresh = keyring_backend.passwords[("popfetch", refresh_token_key(account.key))]
+    assert fresh != revoked
+    assert_no_secret_in([tmp_path], [revoked, fresh])  # XDG dirs, gui.ini, the Maildir
 
 
 def test_outlook_asks_for_a_tenant_and_other_servers_get_their_password_back(qtbot: Any):
