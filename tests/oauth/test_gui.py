@@ -148,8 +148,8 @@ def test_a_revoked_grant_shows_sign_in_expired_and_sign_in_again_reconnects(
     runner = window.add_runner(account)
     window.select_runner(runner)
     runner.start()
-    qtbot.waitUntil(lambda: runner.model.rowCount() == 2, timeout=TIMEOUT)
-    assert runner.connection.state is ConnectionState.CONNECTED
+    qtbot.waitUntil(lambda: runner.model.rowCount() == 2
+                    and runner.connection.state is ConnectionState.CONNECTED, timeout=TIMEOUT)
 
     # The user revokes popfetch at the provider; the next login meets the refusal.
     revoked = Keychain().get(refresh_token_key(account.key)) or ""
@@ -206,3 +206,22 @@ def test_editing_a_signed_in_account_keeps_its_provider(qtbot: Any):
     assert dialog.sign_in_status.text() == "Signed in"
     dialog.accept()
     assert dialog.account == account and dialog.password is None
+
+
+def test_removing_an_oauth_account_forgets_its_refresh_token(
+    qtbot: Any, window: MainWindow, keyring_backend: MemoryKeyring, tmp_path: Path
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.gui.helpers import answer
+
+    account = Account(host="pop.gmail.com", port=995, security=Security.TLS, user="me@gmail.com",
+                      maildir=str(tmp_path / "Mail"), auth="xoauth2",
+                      oauth=OAuthSettings("google"))
+    window.book.add(account)
+    Keychain().set(refresh_token_key(account.key), "a-refresh-token")
+    window.add_runner(account)
+    window.acts.remove.trigger()
+    answer(qtbot, window, "removeAccount", QMessageBox.StandardButton.Yes)
+    qtbot.waitUntil(lambda: not keyring_backend.passwords, timeout=TIMEOUT)
+    assert window.book.load() == []
