@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.engine.retention import Rule
 from core.net import Security, TlsPolicy, normalize_fingerprint
 
 __all__ = [
@@ -41,6 +42,7 @@ AUTH_METHODS = (
 )
 OAUTH_PROVIDERS = ("google", "microsoft", "generic")
 FILE_VERSION = 1
+DEFAULT_CHECK_EVERY = 600.0  # 10 minutes: Gmail asks for no less
 _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
@@ -163,6 +165,15 @@ class Account:
     # Run for the password instead of the keychain (its first output line); a command,
     # never a secret: ``popfetch accounts add --password-command``.
     password_command: str | None = None
+    # Unattended checks: every ``check_every`` seconds (None: only when asked), new mail
+    # downloaded by itself or only listed, the leave-on-server rule (a retention.Rule
+    # value; "when-stored" is what ``delete_after_fetch`` says, kept in step with it),
+    # and messages over ``max_size`` octets only listed, fetched when asked.
+    check_every: float | None = DEFAULT_CHECK_EVERY
+    auto_download: bool = False
+    leave_on_server: str = Rule.KEEP.value
+    delete_after_days: int = 14
+    max_size: int | None = None
     oauth: OAuthSettings | None = None  # with auth xoauth2/oauthbearer, unless a token command
 
     def __post_init__(self) -> None:
@@ -188,6 +199,24 @@ class Account:
         self.auth = self.auth.lower()
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown auth method {self.auth!r}; one of {', '.join(AUTH_METHODS)}")
+        self._check_unattended()
+
+    def _check_unattended(self) -> None:
+        if self.check_every is not None and not (
+            isinstance(self.check_every, int | float) and self.check_every > 0
+        ):
+            raise ValueError(f"check interval must be above 0 seconds: {self.check_every!r}")
+        rule = Rule(self.leave_on_server)  # ValueError names the bad value
+        if self.delete_after_fetch and rule is Rule.KEEP:
+            rule = Rule.WHEN_STORED  # an account file from before the rules existed
+        self.leave_on_server = rule.value
+        self.delete_after_fetch = rule is Rule.WHEN_STORED
+        if isinstance(self.delete_after_days, bool) or not isinstance(self.delete_after_days, int) \
+                or self.delete_after_days < 0:
+            raise ValueError(f"days must be 0 or more: {self.delete_after_days!r}")
+        if self.max_size is not None and (isinstance(self.max_size, bool) or not isinstance(
+                self.max_size, int) or self.max_size <= 0):
+            raise ValueError(f"size limit must be above 0 octets: {self.max_size!r}")
 
     @property
     def key(self) -> str:

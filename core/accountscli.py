@@ -10,16 +10,18 @@ The password goes to the keychain, asked on the terminal, or the account keeps a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 from core.accounts import AUTH_METHODS, Account, AccountBook, AccountFileError, default_port
 from core.errors import KeychainUnavailable
 from core.net import Security
 
-__all__ = ["AccountsError", "find_account", "register", "run"]
+__all__ = ["AccountsError", "chosen_accounts", "find_account", "register", "run"]
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -64,6 +66,30 @@ def find_account(accounts: Iterable[Account], name: str) -> Account:
             return account
     known = ", ".join(a.display_name for a in items) or "none yet (popfetch accounts add)"
     raise AccountsError(f"no account {name!r}; accounts: {known}")
+
+
+def chosen_accounts(args: argparse.Namespace, book: AccountBook | None = None) -> list[Account]:
+    """``fetch --account NAME … | --all``: the stored accounts, with every server flag given
+    on the command line overriding the stored setting. ValueError for a bad override."""
+    stored = (book or AccountBook()).load()
+    if not stored:
+        raise AccountsError("no accounts yet: add one with `popfetch accounts add NAME …`")
+    names: list[str] = args.account or []
+    chosen = stored if args.all else [find_account(stored, n) for n in dict.fromkeys(names)]
+    overrides: dict[str, Any] = {
+        field: value
+        for field, value in (
+            ("host", args.host), ("port", args.port), ("security", args.security),
+            ("user", args.user), ("cafile", args.cafile), ("pinned_sha256", args.fingerprint),
+            ("auth", args.auth),
+            ("maildir", _absolute(str(args.maildir)) if args.maildir else None),
+            ("allow_plaintext", True if args.allow_plaintext else None),
+            ("delete_after_fetch", True if args.delete else False if args.keep else None),
+            ("leave_on_server", "when-stored" if args.delete else "keep" if args.keep else None),
+        )
+        if value is not None
+    }
+    return [dataclasses.replace(a, **overrides) for a in chosen]
 
 
 def run(args: argparse.Namespace, book: AccountBook | None = None) -> int:

@@ -16,8 +16,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, OAUTH_PROVIDERS, Account, OAuthSettings, default_port
@@ -47,12 +48,26 @@ from core.engine.events import (
 from core.errors import KeychainUnavailable, PopError
 from core.net import Security
 from core.text import sanitize
+from core.units import parse_duration, parse_size
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
     pass
+
+
+def _units(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type from a units parser: its ValueError becomes a usage error."""
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 FETCH_EPILOG = """\
@@ -89,21 +104,33 @@ def _parser() -> argparse.ArgumentParser:
         description="Download every message whose UIDL is not stored yet into a Maildir,\n"
                     "resuming partial downloads and reconnecting after drops.",
         epilog=FETCH_EPILOG)
-    fetch.add_argument("--host", required=True, help="the POP3 server's host name")
+    # --host, --user and --maildir name the server, unless --account / --all take it from
+    # the accounts file; then every flag given overrides that account's stored setting.
+    fetch.add_argument("--host", help="the POP3 server's host name")
     fetch.add_argument("--port", type=int,
                        help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value,
-        help="tls: TLS from the start; starttls: upgrade with STLS; none: clear text"
+        "--security", choices=[s.value for s in Security],
+        help="tls: TLS from the start (the default); starttls: upgrade with STLS; "
+             "none: clear text"
     )
-    fetch.add_argument("--user", required=True, help="the user name on the server")
-    fetch.add_argument("--maildir", required=True, type=Path,
+    fetch.add_argument("--user", help="the user name on the server")
+    fetch.add_argument("--maildir", type=Path,
                        help="the Maildir to store into (created if missing)")
+    chosen = fetch.add_mutually_exclusive_group()
+    chosen.add_argument("--account", action="append", metavar="NAME",
+                        help="an account from `popfetch accounts add` or the app (repeatable)")
+    chosen.add_argument("--all", action="store_true", help="every configured account")
+    fetch.add_argument("--max-size", type=_units(parse_size), metavar="SIZE",
+                       help="skip larger messages (500k, 5M, or octets)")
+    fetch.add_argument("--every", type=_units(parse_duration), metavar="DURATION",
+                       help="keep running, checking on this schedule (30s, 10m, 1h)")
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS,
-                       help="sign-in method; auto picks the safest the server offers")
+    fetch.add_argument("--auth", choices=AUTH_METHODS,
+                       help="sign-in method; auto (the default) picks the safest the server "
+                            "offers")
     fetch.add_argument("--oauth-token-command", metavar="CMD",
                        help="command whose first output line is an OAuth access token "
                             "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
@@ -298,7 +325,7 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
     if account.auth.upper() not in BEARER_MECHANISMS:
         if args.oauth_token_command:
             raise UsageError("--oauth-token-command needs --auth xoauth2 or --auth oauthbearer")
-        return resolve_password(account, args.password_command)
+        return resolve_password(account, args.password_command or account.password_command)
     if args.password_command:
         raise UsageError(f"--auth {account.auth} signs in with a token, not --password-command")
     if args.oauth_token_command:
@@ -317,17 +344,10 @@ def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
     from core.store.local import Store
 
-    security = Security(args.security)
-    port = args.port or (995 if security is Security.TLS else 110)
+    if args.account or args.all or args.every or args.max_size:
+        return _fetch_accounts(args)
+    account = _account_from_flags(args)
     try:
-        account = Account(
-            host=args.host, port=port, security=security, user=args.user,
-            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
-            allow_plaintext=args.allow_plaintext, auth=args.auth,
-            delete_after_fetch=args.delete, oauth=_oauth_settings(args),
-        )
-        if args.cafile and not Path(args.cafile).is_file():
-            raise UsageError(f"--cafile {args.cafile}: no such file")
         password = _credentials(account, args)
         store = Store(args.maildir, args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
@@ -450,6 +470,58 @@ def _oauth_account(args: argparse.Namespace) -> Account:
         raise UsageError("--host is needed with a generic provider")
     return Account(host=host, port=port, security=security, user=args.user, maildir="-",
                    auth="xoauth2", oauth=settings)
+
+
+def _account_from_flags(args: argparse.Namespace) -> Account:
+    if not (args.host and args.user and args.maildir):
+        raise UsageError("fetch needs --host, --user and --maildir, or --account NAME, or --all")
+    security = Security(args.security or Security.TLS.value)
+    port = args.port or (995 if security is Security.TLS else 110)
+    try:
+        account = Account(
+            host=args.host, port=port, security=security, user=args.user,
+            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
+            delete_after_fetch=args.delete, oauth=_oauth_settings(args),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.cafile and not Path(args.cafile).is_file():
+        raise UsageError(f"--cafile {args.cafile}: no such file")
+    return account
+
+
+def _fetch_accounts(args: argparse.Namespace) -> int:
+    """--account / --all, --max-size, --every: :mod:`core.headless` runs the checks."""
+    from core.engine.coordinator import RetryPolicy
+    from core.engine.retention import Retention, Rule
+    from core.headless import Fetcher, FetchOptions
+
+    if args.account or args.all:
+        try:
+            accounts = accountscli.chosen_accounts(args)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        accounts = [_account_from_flags(args)]
+    if args.state_dir and len(accounts) > 1:
+        raise UsageError("--state-dir names one account's state: give one --account")
+    pairs = [(a, _credentials(a, args)) for a in accounts]
+    retention = (Retention(Rule.WHEN_STORED) if args.delete
+                 else Retention() if args.keep else None)
+    options = FetchOptions(
+        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
+        quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
+    )
+    fetcher = Fetcher(pairs, options)
+    old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())
+    old_term = signal.signal(signal.SIGTERM, lambda *_: fetcher.stop())
+    try:
+        return fetcher.every(args.every) if args.every else fetcher.once()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def _demo_server(args: argparse.Namespace) -> int:

@@ -191,6 +191,12 @@ class StorageError(PopError):
     """The local disk refused a write (full, read-only, permissions): stop, delete nothing."""
 
 
+class StoreBusy(StorageError):
+    """Another popfetch holds this account's state (its lock): wait and try again."""
+
+    retryable = True
+
+
 class KeychainUnavailable(PopError):
     """No usable OS keychain (no D-Bus, no Secret Service, locked without a prompt)."""
 

@@ -206,6 +206,7 @@ class Transport:
         self.peer_sha256: str | None = None  # set once TLS is up, for display and pinning
         self.tls_version: str | None = None
         self._closed = False
+        self._records = bytearray()  # TLS receive buffer, reused (see _recv_tls)
         self._starttls = starttls  # TLS comes after a plaintext STLS exchange
 
     # -- I/O -----------------------------------------------------------------------------
@@ -213,41 +214,47 @@ class Transport:
     def recv(self, bufsize: int = 262144) -> bytes:
         """Up to ``bufsize`` bytes; ``b""`` on EOF. ReadTimeout / ConnectionLost otherwise.
 
-        Over TLS one read returns at most one record (16 KiB); what has already arrived
-        is gathered into one buffer, so the decoder and the disk see large chunks.
+        Plaintext: one ``recv``, which the kernel copies straight into the returned bytes.
+        Over TLS one read returns at most one record (16 KiB), so :meth:`_recv_tls`
+        gathers what has already arrived: the decoder and the disk see large chunks.
         """
+        if self.secure:
+            return self._recv_tls(bufsize)
         try:
-            data = self._sock.recv(bufsize)
-            if not self.secure or not data:
-                return data
+            return self._sock.recv(bufsize)
         except OSError as exc:
             raise self._translate(exc, "receiving") from exc
-        parts = [data]
-        have = len(data)
-        try:
-            while have < bufsize and self._readable_now():
-                more = self._sock.recv(bufsize - have)
-                if not more:
-                    break  # EOF: the next call reports it
-                parts.append(more)
-                have += len(more)
-        except OSError:
-            pass  # keep what arrived; a timeout or reset shows again on the next call
-        return b"".join(parts) if len(parts) > 1 else data
 
-    def _readable_now(self) -> bool:
+    def _recv_tls(self, bufsize: int) -> bytes:
+        """Wait for one record, then take the records already received without waiting.
+
+        They are decrypted straight into one reused buffer (no bytes object per record, no
+        join), and the socket's timeout is 0 for the gathering, so no select() is paid per
+        record; one copy comes out.
+        """
+        if len(self._records) < bufsize:
+            self._records = bytearray(bufsize)
+        view = memoryview(self._records)[:bufsize]
         sock = self._sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable)
-
-    def recv_into(self, buf: memoryview) -> int:
-        """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""
         try:
-            return self._sock.recv_into(buf)
+            have = sock.recv_into(view)
         except OSError as exc:
             raise self._translate(exc, "receiving") from exc
+        if not have:
+            return b""
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            while have < bufsize:
+                n = sock.recv_into(view[have:])
+                if not n:
+                    break  # EOF: the next call reports it
+                have += n
+        except OSError:
+            pass  # nothing more yet (SSLWantReadError), or a reset the next call reports
+        finally:
+            sock.settimeout(timeout)
+        return bytes(view[:have])
 
     def sendall(self, data: bytes) -> None:
         """Send everything or raise ConnectionLost (a send timeout counts as a lost link)."""
@@ -469,7 +476,7 @@ def _open_socket(host: str, port: int, timeout: float, dialer: Dialer) -> socket
             sock.close()
             raise
     reason = (last.strerror or str(last)) if last else "no address"
-    raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}")
+    raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from last
 
 
 def connect(

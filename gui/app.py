@@ -16,6 +16,7 @@ connections, storing mail in a Maildir; nothing is deleted on the server until y
 
 Without a subcommand it opens the window. Subcommands that need no display:
   popfetch fetch --help          download new mail into a Maildir (for scripts and cron)
+  popfetch accounts --help       add, list or remove the accounts the app uses
   popfetch demo-server --help    serve a Maildir over POP3 on loopback
 """
 

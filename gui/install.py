@@ -26,7 +26,7 @@ def script_path() -> str:
     """The running ``popfetch`` script, else the one on PATH, else the bare name."""
     argv0 = Path(sys.argv[0])
     if argv0.name == "popfetch" and argv0.exists():
-        return str(argv0.resolve())
+        return str(argv0.absolute())  # ~/.local/bin/popfetch stays valid across reinstalls
     return shutil.which("popfetch") or "popfetch"
 
 

@@ -138,6 +138,11 @@ class AccountRunner(QObject):
     def name(self) -> str:
         return self.account.display_name
 
+    @property
+    def state_dir(self) -> Path:
+        """Where this account's store keeps its state (read-only readers use it too)."""
+        return self._state_dir or self.account.state_dir(create=False)
+
     def start(self) -> None:
         """List the stored messages, then create the engine (it opens the store) and
         connect; both off the GUI thread."""

@@ -56,11 +56,13 @@ class BackgroundTask(QObject):
 
     def _run(self) -> None:
         try:
-            result = self._fn()
+            outcome = (True, self._fn())
         except Exception as exc:  # reported to the GUI thread
-            self._result.emit((False, exc))
-        else:
-            self._result.emit((True, result))
+            outcome = (False, exc)
+        try:
+            self._result.emit(outcome)
+        except RuntimeError:  # the owner (a closed window or dialog) is gone: nobody to tell
+            _running.discard(self)
 
     @Slot(object)
     def _deliver(self, outcome: tuple[bool, object]) -> None:

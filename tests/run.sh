@@ -12,7 +12,8 @@ packages=(python3-venv desktop-file-utils dovecot-pop3d gnome-keyring dbus-daemo
           xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
           libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 openssl
-          dovecot-imapd dovecot-lmtpd procmail mutt mpop nodejs)
+          dovecot-imapd dovecot-lmtpd procmail mutt mpop nodejs
+          dunst trayer)  # tests/gui/desktop: a notification daemon and a tray host
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -72,6 +72,7 @@ from core.engine.transfers import (
     fetch_large,
 )
 from core.errors import (
+    MAX_SERVER_WAIT,
     AuthenticationError,
     CertificateError,
     ConnectionLost,
@@ -81,6 +82,7 @@ from core.errors import (
     SecurityError,
     ServerError,
     StorageError,
+    StoreBusy,
 )
 from core.net import Dialer, TlsPolicy
 from core.pop3.session import Session, open_session
@@ -93,7 +95,6 @@ log = logging.getLogger("core.engine.coordinator")
 HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the connection
 SAME_PLACE = 3  # breaks at the same octet of one message, without progress: it is the message
 WHOLE_REREADS = 4  # without EXT-RETR: whole reads of one message that broke, then FAILED
-MAX_WAIT = 30 * 60.0  # a LOGIN-DELAY or retry wait beyond this is reported, not obeyed
 REOPEN_DELAY = 0.3  # after dropping a connection on purpose: the server frees the maildrop
 
 
@@ -157,6 +158,7 @@ class Engine:
         self._announce = False  # a refresh: send the next list even if nothing changed
         self._stopped = False  # a fatal error: wait for the user
         self._holding = False
+        self._seen = -1  # the intent generation _between_chunks last looked at
         self._last_work = time.monotonic()
         self._last_command = time.monotonic()
         self._same_place: dict[str, tuple[int, int]] = {}  # uidl -> (octet, times)
@@ -330,9 +332,19 @@ class Engine:
             if idle:
                 self._idle.notify_all()
 
-    def _stop_requested(self) -> bool:
-        w = self._intent.snapshot()
-        return w.shutdown or w.disconnect
+
+    def _hold_store(self) -> bool:
+        """Reopen the store closed while idle; False while another popfetch holds it."""
+        try:
+            self._store.reopen()
+        except StoreBusy:
+            return False
+        return True
+
+    def _release_store(self) -> None:
+        """Nothing to do and no session: let another popfetch use the account meanwhile."""
+        if self._delivery is None and self._store.is_open:
+            self._store.close()
 
     def _marks_changed(self) -> None:
         self._table.set_marks(frozenset(self._store.marks()))
@@ -340,6 +352,8 @@ class Engine:
 
     def _apply_intent(self) -> Wants:
         """Fold the intent into the table and the journal (no network here)."""
+        if self._intent.has_journal_work() and not self._hold_store():
+            return self._intent.snapshot()  # another popfetch has the store: later
         marks = self._intent.take_marks()
         for uidls, marked in marks:
             self._store.set_marks(uidls, marked)
@@ -404,8 +418,10 @@ class Engine:
                     self._conn_state(ConnectionState.DISCONNECTED, "disconnected; nothing deleted")
                     continue
                 if not w.connected or (self._stopped and not w.retry_now):
+                    self._release_store()
                     self._set_idle(True)
-                    self._intent.wait(None)
+                    # marks that found the store busy are journalled once it is free
+                    self._intent.wait(1.0 if self._intent.has_journal_work() else None)
                     continue
                 self._intent.clear(retry=True)
                 self._stopped = False
@@ -425,6 +441,9 @@ class Engine:
 
     def _open(self) -> None:
         self._busy()
+        if not self._hold_store():
+            raise StoreBusy(f"another popfetch is using this account's state "
+                            f"({self._store.state_dir})")
         acct = self.account
         dialer = Dialer()
         with self._link:
@@ -441,7 +460,7 @@ class Engine:
                 connect_timeout=self._connect_timeout,
                 read_timeout=self._read_timeout,
                 dialer=dialer,
-                stop=self._stop_requested,
+                stop=self._intent.stopping,
             )
             try:
                 session.login(
@@ -476,7 +495,7 @@ class Engine:
         if w.disconnect:
             self._intent.clear(disconnect=True)
             self._finish_delivery()
-            self._end_session("disconnected; nothing deleted")
+            self._end_session("disconnected; nothing deleted", release=True)
             self._hold_stalled()
             return
         if w.commit or w.refresh:
@@ -503,13 +522,13 @@ class Engine:
                 self._download_large(self._table[batch[0]])
             else:
                 self._download_small([self._table[u] for u in batch])
-            self._last_work = time.monotonic()
+            self._last_work = self._last_command = time.monotonic()
             return
         self._set_idle(True)
         now = time.monotonic()
         if now - self._last_work >= self._idle_end:
             self._intent.clear(connected=True)
-            self._end_session("idle: the session ended; the next action reconnects")
+            self._end_session("idle: the session ended; the next action reconnects", release=True)
             return
         wait = min(self._last_command + self._keepalive, self._last_work + self._idle_end) - now
         woke = self._intent.wait(max(wait, 0.0))
@@ -549,8 +568,9 @@ class Engine:
             self._session = None
             self._server_marks = set()
 
-    def _end_session(self, detail: str) -> None:
-        """QUIT, after RSET when marks were issued (rule 15): nothing is deleted."""
+    def _end_session(self, detail: str, *, release: bool = False) -> None:
+        """QUIT, after RSET when marks were issued (rule 15): nothing is deleted.
+        ``release``: no session follows, so the store is let go too (before saying so)."""
         session = self._session
         if session is None:
             return
@@ -562,6 +582,8 @@ class Engine:
         except (PopError, OSError) as exc:
             log.info("ending the session: %s", exc)
         self._drop()
+        if release:
+            self._release_store()
         self._conn_state(ConnectionState.DISCONNECTED, detail)
 
     def _after_error(self, exc: PopError) -> None:
@@ -579,9 +601,9 @@ class Engine:
             return
         if w.disconnect and not isinstance(exc, StorageError):
             return
-        retryable = exc.retryable and not isinstance(
+        retryable = isinstance(exc, StoreBusy) or (exc.retryable and not isinstance(
             exc, AuthenticationError | CertificateError | SecurityError | StorageError
-        )
+        ))
         if not retryable:
             self._give_up(str(exc), exc)
             return
@@ -597,7 +619,7 @@ class Engine:
         delay = self._retry.delay(max(self._failures, 1), self._rng)
         if isinstance(exc, LoginDelay):
             delay = max(delay, exc.delay)
-        if delay > MAX_WAIT:
+        if delay > MAX_SERVER_WAIT:  # a LOGIN-DELAY that long is reported, not obeyed
             when = (datetime.now() + timedelta(seconds=delay)).strftime("%H:%M")
             self._give_up(
                 f"the server allows a login every {delay:.0f} s; try after {when}", exc
@@ -648,9 +670,15 @@ class Engine:
         stored = self._store.stored_uidls()
         messages: dict[str, Message] = {}
         order: list[str] = []
+        refreshed: list[Message] = []
         for number in sorted(listing.entries):
             uidl, size = listing.entries[number]
             prev = old.get(uidl)
+            if prev is not None and uidl in stored and prev.state is not MessageState.STORED:
+                # Another popfetch stored it while this engine had let go of the store.
+                prev.received = size
+                if self._table.step(prev, Step.STORE):
+                    refreshed.append(prev)
             if prev is not None:
                 prev.number, prev.size = number, size
                 messages[uidl] = prev
@@ -666,6 +694,8 @@ class Engine:
         gone = [old[u] for u in old if u not in messages]
         fresh = [u for u in messages if u not in old]
         self._table.replace(messages, order)
+        for msg in refreshed:
+            self._emit(MessageStateChanged(msg.uidl, msg.state, msg.received))
         for msg in gone:
             if self._table.step(msg, Step.VANISH, "no longer on the server"):
                 self._emit(MessageStateChanged(msg.uidl, msg.state, 0, msg.detail))
@@ -767,9 +797,13 @@ class Engine:
         self.stats.suspect += 1
         self._failed(msg, f"suspect copy: {why}")
 
-    def _broke_at(self, msg: Message, at: int, error: PopError) -> None:
+    def _broke_at(self, msg: Message, broke: Broke) -> None:
         """The link broke inside ``msg`` with no progress: the same octet again and again
-        is evidence against the message (a poison message), anything else is the link's."""
+        is evidence against the message (a poison message), anything else is the link's.
+        A break before the server began its reply says nothing about the message."""
+        if not broke.in_reply:
+            return
+        at, error = broke.at, broke.error
         prev_at, times = self._same_place.get(msg.uidl, (-1, 0))
         times = times + 1 if prev_at == at else 1
         self._same_place[msg.uidl] = (at, times)
@@ -806,7 +840,7 @@ class Engine:
                 if culprit.received > before:
                     self._progress = moved = True
             if culprit is not None and not moved:
-                self._broke_at(culprit, result.broke.at, result.broke.error)
+                self._broke_at(culprit, result.broke)
             raise result.broke.error
 
     def _keep_partial(self, msg: Message, data: bytes) -> None:
@@ -839,6 +873,7 @@ class Engine:
             "restarting from the beginning: this server cannot resume mid-message"
         )
         self._table.current = msg.uidl
+        self._seen = -1
         self._step(msg, Step.START, detail)
         try:
             outcome = fetch_large(
@@ -884,7 +919,7 @@ class Engine:
             self._progress = True
             self._same_place.pop(msg.uidl, None)
         else:
-            self._broke_at(msg, broke.at, broke.error)
+            self._broke_at(msg, broke)
         if not use_offsets and msg.state is not MessageState.FAILED:
             reads = self._rereads.setdefault(msg.uidl, [])
             reads.append(broke.at)
@@ -917,7 +952,12 @@ class Engine:
         raise Interrupted(msg.uidl)
 
     def _between_chunks(self, msg: Message) -> None:
-        """Stop for pause/cancel/commit/disconnect; or hold the connection (no EXT-RETR)."""
+        """Stop for pause/cancel/commit/disconnect; or hold the connection (no EXT-RETR).
+
+        Runs after every chunk: it looks at the intent only when it changed."""
+        if self._intent.generation == self._seen and not self._holding:
+            return
+        self._seen = self._intent.generation
         while True:
             w = self._apply_intent()
             if w.shutdown or w.disconnect or w.commit:

@@ -42,6 +42,7 @@ class Intent:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._dirty = False
+        self._generation = 0  # bumped by every change: a cheap "anything new?" between chunks
         self._on_stop = on_stop  # called with shutdown=True/False after those requests
         self._connected = False
         self._refresh = False
@@ -137,6 +138,16 @@ class Intent:
 
     # -- read and taken by the worker -------------------------------------------------
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever the intent does (an int read is atomic: no lock needed)."""
+        return self._generation
+
+    def stopping(self) -> bool:
+        """Shutdown or disconnect asked: what every read in a session looks at."""
+        with self._lock:
+            return self._shutdown or self._disconnect
+
     def snapshot(self) -> Wants:
         with self._lock:
             return Wants(
@@ -144,6 +155,11 @@ class Intent:
                 self._shutdown, self._retry_now, self._download_all,
                 tuple(self._queue), frozenset(self._paused),
             )
+
+    def has_journal_work(self) -> bool:
+        """Marks or cancels waiting: the worker needs its store for them."""
+        with self._lock:
+            return bool(self._marks or self._cancelled)
 
     def take_marks(self) -> list[tuple[frozenset[str], bool]]:
         with self._lock:
@@ -210,4 +226,5 @@ class Intent:
 
     def _touch(self) -> None:
         self._dirty = True
+        self._generation += 1
         self._changed.notify_all()

@@ -27,7 +27,7 @@ class Step(Enum):
     HOLD = "hold"  # paused mid-body on a server that cannot resume: connection held
     PAUSE = "pause"  # stopped, partial bytes kept
     CANCEL = "cancel"  # stopped, partial bytes dropped
-    STORE = "store"  # durable where it is read
+    STORE = "store"  # durable where it is read (also by another popfetch meanwhile)
     LINK_LOST = "link lost"  # the connection broke while it was in flight (not its fault)
     RECONNECT = "reconnect"  # a new session is up: stalled transfers go on
     RESTART = "restart"  # its copy cannot be continued: fetch it whole again
@@ -47,7 +47,7 @@ TABLE: dict[tuple[MessageState, Step], MessageState] = {
     **{(s, Step.PAUSE): S.PAUSED for s in (S.QUEUED, S.DOWNLOADING, S.STALLED)},
     **{(s, Step.CANCEL): S.REMOTE for s in (S.QUEUED, S.DOWNLOADING, S.PAUSED, S.STALLED)},
     (S.FAILED, Step.CANCEL): S.REMOTE,
-    **{(s, Step.STORE): S.STORED for s in (S.QUEUED, S.DOWNLOADING, S.STALLED)},
+    **{(s, Step.STORE): S.STORED for s in _ANY_LOCAL},
     (S.DOWNLOADING, Step.LINK_LOST): S.STALLED,
     (S.STALLED, Step.RECONNECT): S.QUEUED,
     **{(s, Step.RESTART): S.QUEUED for s in (S.DOWNLOADING, S.STALLED, S.QUEUED)},

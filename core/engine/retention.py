@@ -16,8 +16,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["DAY", "Retention", "Rule", "StoredCopy", "to_delete"]
+if TYPE_CHECKING:  # accounts imports Rule from here: no import at run time
+    from core.accounts import Account
+
+__all__ = ["DAY", "Retention", "Rule", "StoredCopy", "retention_of", "to_delete"]
 
 DAY = 86400.0
 
@@ -52,6 +56,12 @@ class Retention:
             Rule.WHEN_STORED: "delete from the server once stored",
             Rule.WHEN_LOCAL_GONE: "delete from the server when the local copy is gone",
         }[self.rule]
+
+
+def retention_of(account: Account) -> Retention:
+    """The rule an account's settings choose."""
+    rule = Rule(account.leave_on_server)
+    return Retention(rule, account.delete_after_days if rule is Rule.AFTER_DAYS else None)
 
 
 @dataclass(frozen=True, slots=True)

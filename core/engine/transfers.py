@@ -20,6 +20,7 @@ from core.engine.events import Progress
 from core.engine.messages import Message
 from core.errors import (
     BodyOverrun,
+    ConnectionLost,
     Desync,
     Interrupted,
     MessageIntegrityError,
@@ -94,11 +95,13 @@ class Restart:
 @dataclass(frozen=True)
 class Broke:
     """The link broke ``at`` octets into this message; ``progress``: bytes beyond the last
-    checkpoint reached the disk before it did."""
+    checkpoint reached the disk before it did; ``in_reply``: the server had begun its
+    answer (a status line arrived), so the break is inside this message's reply."""
 
     error: PopError
     at: int
     progress: bool
+    in_reply: bool = True
 
 
 Outcome = Done | Stopped | Refused | Suspect | Restart | Broke
@@ -161,24 +164,28 @@ def fetch_large(
     except (NoSuchMessage, ServerError) as exc:
         partial.checkpoint()
         if isinstance(exc, ServerError) and exc.retryable:
-            return Broke(exc, partial.wire_offset, partial.wire_offset > start)
+            return _broke(exc, session, partial, start)
         if exact and not isinstance(exc, NoSuchMessage):
             # EXT-RETR listed, but "RETR n offset" refused: whole RETRs from now on.
             return Restart(f"the server refused RETR with an offset ({exc})", True, True)
         return Refused(f"the server refused the message: {exc}")
     except OSError as exc:
         partial.checkpoint()
-        return Broke(_lost(exc), partial.wire_offset, partial.wire_offset > start)
+        return _broke(_lost(exc), session, partial, start)
     except PopError as exc:
         if not exc.retryable:
             raise
         partial.checkpoint()
-        return Broke(exc, partial.wire_offset, partial.wire_offset > start)
+        return _broke(exc, session, partial, start)
+
+
+def _broke(error: PopError, session: Session, partial: PartialDownload, start: int) -> Broke:
+    """After a break: where it happened, whether bytes beyond ``start`` are on disk."""
+    at = partial.wire_offset
+    return Broke(error, at, at > start, session.reply_started)
 
 
 def _lost(exc: OSError) -> PopError:
-    from core.errors import ConnectionLost
-
     return exc if isinstance(exc, PopError) else ConnectionLost(str(exc))
 
 
@@ -265,7 +272,7 @@ def fetch_batch(session: Session, batch: list[Message], stats: Stats) -> BatchRe
         if out.bodies:
             msg, data = out.bodies.pop()
             out.suspect.append((msg, data, str(exc)))
-        out.broke = Broke(exc, 0, False)
+        out.broke = Broke(exc, 0, False, False)
     except (PopError, OSError) as exc:
         if isinstance(exc, PopError) and not exc.retryable:
             raise
@@ -277,5 +284,6 @@ def fetch_batch(session: Session, batch: list[Message], stats: Stats) -> BatchRe
             out.unfinished = session.unfinished_body()
             stats.received_bytes += len(out.unfinished)
         error = _lost(exc) if isinstance(exc, OSError) else exc
-        out.broke = Broke(error, session.body_octets if out.culprit else 0, False)
+        at = session.body_octets if out.culprit else 0
+        out.broke = Broke(error, at, False, session.reply_started)
     return out

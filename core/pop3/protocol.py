@@ -469,7 +469,10 @@ class ClientConnection:
         # mail); past _DOT_LINE_STEPS of them the C-level replace below takes over.
         pieces: list[bytes] = []
         start = pos
-        found = buf.find(b"\r\n.", pos)
+        # memchr first: a base64 body holds no "." at all, and the first "\r\n." can only
+        # begin two octets before the first ".".
+        dot = buf.find(b".", pos)
+        found = -1 if dot < 0 else buf.find(b"\r\n.", max(pos, dot - 2))
         cut = -1
         for _ in range(_DOT_LINE_STEPS):
             if found < 0:

@@ -108,6 +108,7 @@ class Session:
         self._exchange_start = time.monotonic()
         self._exchange_octets = 0
         self.body_octets = 0  # of the multi-line reply being read: where a break happened
+        self.reply_started = False  # that reply's status line arrived (+OK or -ERR)
         self._body_parts: list[bytes] = []  # that reply's octets so far (bounded by its limit)
         self.info = ServerInfo(secure=transport.secure)
         self._transport.set_timeout(self._poll)
@@ -168,9 +169,11 @@ class Session:
     def _status(self, command: Command) -> Status:
         self.body_octets = 0
         self._body_parts = []
+        self.reply_started = False
         event = self._event()
         if not isinstance(event, Status):
             raise RemoteProtocolError(f"expected a status line for {command.verb}, got {event!r}")
+        self.reply_started = True
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
         return event
 

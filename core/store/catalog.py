@@ -31,6 +31,7 @@ class StoredEntry:
     sender: str
     subject: str
     date: str
+    stored_at: float = 0.0  # wall-clock time it was first stored (leave-on-server rules)
 
 
 def _headers(path: Path) -> tuple[str, str, str]:
@@ -53,15 +54,17 @@ def read_catalog(maildir: Path, state_dir: Path) -> list[StoredEntry]:
         return []
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10.0)
     try:
-        rows = db.execute("SELECT uidl, name, size FROM stored ORDER BY stored_at").fetchall()
+        rows = db.execute(
+            "SELECT uidl, name, size, stored_at FROM stored ORDER BY stored_at").fetchall()
     except sqlite3.OperationalError:  # no table yet: nothing was ever stored
         rows = []
     finally:
         db.close()
     box = Maildir(Path(maildir), create=False) if Path(maildir).is_dir() else None
     out = []
-    for uidl, name, size in rows:
+    for uidl, name, size, stored_at in rows:
         where = box.locate(name) if box is not None else None
         sender, subject, date = _headers(where) if where is not None else ("", "", "")
-        out.append(StoredEntry(uidl, int(size), str(where or ""), sender, subject, date))
+        out.append(StoredEntry(uidl, int(size), str(where or ""), sender, subject, date,
+                               float(stored_at)))
     return out

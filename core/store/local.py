@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
-from core.errors import MessageIntegrityError, StorageError
+from core.errors import MessageIntegrityError, StorageError, StoreBusy
 from core.pop3.sizes import overrun_limit
 from core.store.maildir import Maildir, storage_error, syncfs, syncfs_available
 from core.store.partial import PartialDownload
@@ -101,7 +101,7 @@ class Store:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise StorageError(
+                    raise StoreBusy(
                         f"another popfetch is using this account's state ({self.state_dir})"
                     ) from exc
                 raise storage_error("lock", path, exc) from exc
@@ -124,6 +124,28 @@ class Store:
             finally:
                 self.state.close()
                 self._release_lock()
+
+    @property
+    def is_open(self) -> bool:
+        return self._lock_fd is not None
+
+    def reopen(self) -> None:
+        """After close(): take the lock again, reopen the database and reconcile.
+
+        An engine closes its store while it has nothing to do, so that another popfetch
+        (a cron job) can use the account meanwhile. StoreBusy while that one runs.
+        """
+        with self._lock:
+            if self._lock_fd is not None:
+                return
+            self._take_lock()
+            try:
+                self.state = AccountState(self.state_dir / "state.sqlite3")
+                self.reconcile()
+            except BaseException:
+                self.state.close()
+                self._release_lock()
+                raise
 
     def __enter__(self) -> Store:
         return self

@@ -31,6 +31,7 @@ from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
 from core.text import sanitize
 from gui import fmt
+from gui.desktop.checksettings import CheckSettings
 from gui.dialogs.certdialog import CertificateDialog
 from gui.keyring_access import NO_KEYCHAIN
 from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
@@ -284,11 +285,9 @@ class AccountDialog(QDialog):
         form.addRow("Trusted certificate:", self.cert_row)
         self._show_pin()
 
-        self.delete_check = QCheckBox("Mark downloaded messages for deletion")
-        self.delete_check.setToolTip(
-            "They are deleted on the server only when you commit; unmark any to keep it"
-        )
-        form.addRow("", self.delete_check)
+        # Interval, auto-download, size limit, leave-on-server rule (gui/desktop).
+        self.check_settings = CheckSettings()
+        layout.addWidget(self.check_settings)
 
         trow = QHBoxLayout()
         self.test_button = QPushButton("&Test connection")
@@ -329,7 +328,7 @@ class AccountDialog(QDialog):
             self.user_edit.setText(account.user)
             self.maildir_edit.setText(account.maildir)
             self.auth_combo.setCurrentText(account.auth)
-            self.delete_check.setChecked(account.delete_after_fetch)
+            self.check_settings.load(account)
             self.plaintext_check.setChecked(account.allow_plaintext)
             if account.oauth is not None:
                 self.provider_combo.setCurrentIndex(
@@ -485,7 +484,7 @@ class AccountDialog(QDialog):
 
     def build_account(self) -> Account:
         """The account as the fields describe it; ValueError with a readable message."""
-        return Account(
+        return self.check_settings.apply(Account(
             host=self.host_edit.text().strip(),
             port=self.port_spin.value(),
             security=self.security(),
@@ -496,9 +495,9 @@ class AccountDialog(QDialog):
             pinned_sha256=self._pinned,
             allow_plaintext=self.security() is Security.NONE and self.plaintext_check.isChecked(),
             auth=self.auth_combo.currentText(),
-            delete_after_fetch=self.delete_check.isChecked(),
             oauth=self._oauth_settings(),
-        )
+            password_command=self.original.password_command if self.original else None,
+        ))
 
     # --- test connection -------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import CertificateInfo
+from core.text import sanitize
 
 
 class CertificateDialog(QDialog):
@@ -47,7 +50,8 @@ class CertificateDialog(QDialog):
             ("Valid from", info.not_before),
             ("Valid until", info.not_after),
         ):
-            field = QLabel(value)
+            field = QLabel(sanitize(value))
+            field.setTextFormat(Qt.TextFormat.PlainText)  # names come from the server
             field.setWordWrap(True)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(f"{label}:", field)
@@ -82,4 +86,4 @@ class CertificateDialog(QDialog):
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(sanitize(text), quote=False)

@@ -236,7 +236,7 @@ class MessageListModel(QAbstractTableModel):
         if col == Column.PROGRESS:
             return self._progress_text(row)
         if col == Column.SERVER:
-            return "marked for deletion" if row.marked else row.server.value
+            return "to be deleted" if row.marked else row.server.value
         return None
 
     def _tooltip(self, row: Row, col: int) -> str | None:

@@ -32,7 +32,7 @@ class WindowActions:
 
     def __init__(self, owner: QWidget, bind: Bind) -> None:
         self._owner = owner
-        self._all: list[QAction] = []
+        self._all: list[tuple[QAction, str]] = []  # each action and what it does
 
         def m(text: str, icon: str | None, shortcut: str | QKeySequence.StandardKey | None,
               tip: str, command: Command) -> QAction:
@@ -100,22 +100,22 @@ class WindowActions:
         action = QAction(text, self._owner)
         if icon:
             action.setIcon(icons.icon(icon))
+        self._all.append((action, tip))
         if shortcut:
             seq = QKeySequence(shortcut)
             action.setShortcut(seq)
             tip = f"{tip} ({seq.toString(QKeySequence.SequenceFormat.NativeText)})"
         action.setToolTip(tip)  # no status tip: it would cover the connection state
         self._owner.addAction(action)
-        self._all.append(action)
         return action
 
     def shortcut_table(self) -> list[tuple[str, str]]:
-        """(key, what it does) for every action that has a shortcut, in menu order."""
+        """(key, what it does) for every action that has a shortcut, in the order made."""
         rows = []
-        for action in self._all:
+        for action, what in self._all:
             key = action.shortcut().toString(QKeySequence.SequenceFormat.PortableText)
             if key:
-                rows.append((key, action.text().replace("&", "").rstrip("…")))
+                rows.append((key, what))
         return rows
 
     # ------------------------------------------------------------------ where they appear

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.engine.events import ConnectionState
@@ -124,13 +125,21 @@ class BannerArea(QWidget):
         self._height = 0
         self.hide()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.relayout()  # wrapped text takes another height at another width
+
     def relayout(self) -> None:
         layout = self.layout()
         shown = any(w.isVisibleTo(self) for w in self.findChildren(Banner))
         height = 0
         if shown and layout is not None:
             layout.activate()
-            height = self.sizeHint().height()
+            width = self.width() if self.width() > 100 else self.sizeHint().width()
+            height = layout.totalHeightForWidth(width)
+            if height < 0:  # nothing in it wraps
+                height = self.sizeHint().height()
         self.setVisible(shown)
         if height != self._height:
             self._height = height

@@ -38,8 +38,9 @@ def commit_report(name: str, event: CommitFinished) -> str:
 
 
 def check(runner: AccountRunner, selection: Selection, host: Host) -> None:
-    """F5: connect if not connected (that loads the list), else reload the list."""
-    if runner.connection.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
+    """F5: a fresh session and its list (only a new login sees new mail); after a stop
+    that needs the user (a password, a certificate), try again."""
+    if runner.connection.state is ConnectionState.FAILED:
         runner.retry_now()
     else:
         runner.refresh()

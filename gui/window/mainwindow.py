@@ -38,6 +38,7 @@ from core.engine.events import CommitFinished, ConnectionChanged, ConnectionStat
 from core.text import sanitize
 from gui import icons
 from gui.demo import DemoService
+from gui.desktop.presence import DesktopPresence
 from gui.dialogs.help import files_box, shortcuts_box
 from gui.dialogs.prompts import Prompts
 from gui.dialogs.settings import SettingsDialog
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         self.keychain.saved.connect(self.prompts.password_saved)
         self.keychain.failed.connect(lambda text: self.report_error("Keychain", text))
         self.keychain.probe()
+        # Tray, notifications and scheduled checks (gui/desktop), fed by the registry.
+        self.desktop = DesktopPresence(self.registry, self, open_message=self.show_message,
+                                       note=self.log.note, report=self.report_error)
 
     # ================================================================== Host
 
@@ -331,6 +335,17 @@ class MainWindow(QMainWindow):
     def select_runner(self, runner: AccountRunner) -> None:
         self.registry.set_current(runner)
 
+    def show_message(self, runner: AccountRunner, uidl: str) -> None:
+        """Show ``runner``'s list with ``uidl`` selected (a notification was clicked)."""
+        self.registry.set_current(runner)
+        row = runner.model.row_of(uidl)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(runner.model.index(row, 0))
+        if index.isValid():
+            self.table.setCurrentIndex(index)
+            self.table.scrollTo(index)
+
     @Slot(object, int)
     def _runner_added(self, runner: AccountRunner, index: int) -> None:
         self.account_list.insert_quietly(index)
@@ -512,6 +527,7 @@ class MainWindow(QMainWindow):
         """Stop every engine (no QUIT: nothing deleted) and the demo server, in parallel."""
         for dialog in list(self._dialogs):
             dialog.close()
+        self.desktop.close()
         threads = []
         for runner in self.registry:
             runner.bridge.close()

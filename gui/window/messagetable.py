@@ -69,13 +69,17 @@ class MessageTable(QTableView):
         m = self.viewportMargins()
         if m.bottom() != self._reserved:
             self.setViewportMargins(m.left(), m.top(), m.right(), self._reserved)
+        self._place_overlay()
 
     def _place_overlay(self) -> None:
         if self._overlay is None:
             return
-        r = self.contentsRect()
-        self._overlay.setGeometry(r.left(), r.bottom() + 1 - self._reserved, r.width(),
-                                  self._reserved)
+        vp = self.viewport().geometry()  # the room is right below it, beside the scroll bar
+        self._overlay.setGeometry(vp.left(), vp.bottom() + 1, vp.width(),
+                                  max(self._reserved, 1))
+        layout = self._overlay.layout()
+        if layout is not None:  # placed by hand, not by a parent's layout: lay it out now
+            layout.setGeometry(self._overlay.rect())
         self._overlay.raise_()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

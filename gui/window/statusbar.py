@@ -97,6 +97,8 @@ class StatusPanel(QObject):
                 self._countdown.start()
         else:
             self._countdown.stop()
+            if c.state is ConnectionState.CONNECTED and not runner.needs_password:
+                text = "Connected"  # how securely: the label beside it
             if c.state is ConnectionState.FAILED or runner.needs_password:
                 retry_visible = True
             elif c.state is ConnectionState.DISCONNECTED and runner.engine is None:

@@ -103,6 +103,25 @@ def test_random_drops_lose_nothing(harness: Harness) -> None:
     assert harness.fetched() == source
 
 
+def test_cuts_during_login_and_listing_are_never_blamed_on_a_message(harness: Harness) -> None:
+    rng = random.Random(77)
+    for _ in range(30):
+        harness.add(tricky_message(rng, 2000))
+    server = harness.serve()
+    recorder = Recorder()
+    # Each of the first connections breaks earlier than its listing ends, five times as
+    # many as a message may break at the same place.
+    cuts = [20, 60, 120, 200, 300, 450, 600, 800, 1000, 1200] * 2
+    with CuttingProxy(server.address, cuts=cuts) as proxy:
+        account = harness.account(host=proxy.address[0], port=proxy.address[1])
+        engine = harness.engine(recorder, account=account, auto_download=True, retry=FAST)
+        engine.start()
+        assert engine.wait_idle(60)
+        assert proxy.connections > len(cuts)
+    assert _failed(recorder) == []
+    assert harness.fetched() == harness.source()
+
+
 def test_a_poison_message_fails_alone_with_a_reason(harness: Harness) -> None:
     rng = random.Random(74)
     for _ in range(8):
@@ -187,6 +206,11 @@ def test_fetch_exits_within_2_s_of_sigterm_with_status_2_and_keeps_the_partial(
         )
         try:
             assert server.reached.wait(20)
+            partials = tmp_path / "state" / "partial"
+            deadline = time.monotonic() + 20  # the body is on disk: a positive signal
+            while not any(f.stat().st_size > 150_000 for f in partials.glob("*")):
+                assert time.monotonic() < deadline, "the partial never grew"
+                time.sleep(0.02)
             start = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=10)
@@ -199,7 +223,7 @@ def test_fetch_exits_within_2_s_of_sigterm_with_status_2_and_keeps_the_partial(
     assert took < 2.0, took
     assert "interrupted" in err and "fetched" in out
     with Store(tmp_path / "dst", tmp_path / "state") as store:
-        assert store.partial_offsets().get("u1", 0) > 100_000
+        assert store.partial_offsets().get("u1", 0) > 150_000
 
 
 def test_starttls_waits_for_a_slow_handshake_under_the_users_timeout(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from gui.app import NO_DISPLAY, has_display, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +48,14 @@ def test_install_desktop_needs_no_display(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "applications" / "popfetch.desktop").is_file()
     assert (tmp_path / "data" / "icons" / "hicolor" / "scalable" / "apps" /
             "popfetch.svg").is_file()
+
+
+def test_the_display_check_and_the_options(monkeypatch: Any) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert not has_display()
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert has_display()
+    args, qt_args = parse_args(["--demo", "-style", "fusion"])
+    assert args.demo and not args.install_desktop and qt_args == ["-style", "fusion"]
+    assert "\n" not in NO_DISPLAY

@@ -12,6 +12,7 @@ from core.net import Security
 from core.store.local import Store
 from gui.dialogs.viewer import MessageViewer
 from gui.models.columns import Column, ServerState
+from gui.runner import AccountRunner
 from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import TIMEOUT, select
 
@@ -66,3 +67,9 @@ def test_a_connection_once_made_and_then_lost_says_lost(qtbot: Any, window: Main
     qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.RECONNECTING,
                     timeout=TIMEOUT)
     assert window.status.conn_label.text().startswith("Connection lost")
+
+
+def test_before_it_starts_a_runner_says_not_connected(tmp_path: Path) -> None:
+    runner = AccountRunner(stored_account(tmp_path, 0), fixed_password="pw")
+    assert runner.status_text() == "Not connected" and not runner.asks_password
+    assert runner.state_icon_name() == "disconnected" and runner.engine is None

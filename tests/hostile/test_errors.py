@@ -93,6 +93,14 @@ def test_plaintext_against_a_tls_port_gets_the_hint_after_one_timeout(tmp_path: 
     assert server.connections == 1
 
 
+def test_a_greeting_that_never_comes_gets_the_hint_after_one_timeout(tmp_path: Path):
+    with HostileServer(_mails(), Hostile(greeting=None)) as server:
+        run = fetch(server, tmp_path, "--timeout", "2", timeout=60)
+    assert run.status == 2 and run.seconds < 15
+    assert run.reason.startswith("popfetch: The server never greeted: if this port expects")
+    assert server.connections == 1
+
+
 def test_a_greeting_that_looks_like_a_tls_record_fails_at_once(tmp_path: Path):
     record = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
     with HostileServer(_mails(), Hostile(greeting=record)) as server:

@@ -47,7 +47,7 @@ def run_popfetch(*args: str, password: str | None = PASSWORD, timeout: float = 1
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "gui.main", *args],
-        capture_output=True, env=env, cwd=ROOT, timeout=timeout, stdin=subprocess.DEVNULL,
+        capture_output=True, env=env, cwd=ROOT, timeout=timeout, input=b"",  # stdin: not a tty
     )
     run = Run(proc.returncode, proc.stdout.decode("utf-8", "replace"),
               proc.stderr.decode("utf-8", "replace"), time.monotonic() - start)

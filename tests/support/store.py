@@ -10,7 +10,9 @@ import pytest
 from core.store.local import Store
 from core.store.partial import PartialDownload
 
-__all__ = ["LF", "MESSAGE", "new_files", "paths", "reopen", "store", "write_in_chunks"]
+__all__ = [
+    "LF", "MESSAGE", "new_files", "paths", "reference_lf", "reopen", "store", "write_in_chunks",
+]
 
 MESSAGE = (
     b"Return-Path: <a@example.org>\r\n"
@@ -23,6 +25,15 @@ MESSAGE = (
     b"last line\r\n"
 )
 LF = MESSAGE.replace(b"\r\n", b"\n")
+
+
+def reference_lf(data: bytes) -> bytes:
+    """CRLF -> LF one octet at a time: the obvious rule, independent of the store's fast paths."""
+    out = bytearray()
+    for i, octet in enumerate(data):
+        if not (octet == 0x0D and data[i + 1 : i + 2] == b"\n"):
+            out.append(octet)
+    return bytes(out)
 
 
 @pytest.fixture

@@ -115,7 +115,6 @@ def test_without_ext_retr_pause_holds_the_connection_and_resume_finishes(
     recorder.wait_for(lambda: MessageState.PAUSED in recorder.states(uidl))
     paused = [e for e in recorder.of(MessageStateChanged) if e.state is MessageState.PAUSED][-1]
     assert "cannot resume" in paused.detail
-    time.sleep(0.5)
     engine.resume([uidl])
     recorder.wait_for(lambda: MessageState.STORED in recorder.states(uidl), timeout=30)
     assert harness.fetched() == harness.source()
@@ -216,7 +215,7 @@ def test_wrong_password_is_reported_once_and_never_retried(harness: Harness,
     engine = harness.engine(recorder, password="wrong")
     engine.start()
     recorder.wait_for(lambda: engine.state is ConnectionState.FAILED)
-    time.sleep(0.5)
+    assert engine.wait_idle(10)  # parked until the user acts: no retry can follow
     errors = [e for e in recorder.of(ErrorOccurred) if e.fatal]
     assert len(errors) == 1 and errors[0].auth
     logins = [c for c in server.commands if c.startswith(("PASS", "AUTH", "APOP"))]

@@ -16,7 +16,7 @@ import pytest
 
 from core.accounts import Account
 from core.engine.coordinator import Engine, RetryPolicy
-from core.engine.events import ConnectionChanged, ConnectionState
+from core.engine.events import ConnectionChanged, ConnectionState, MessageState
 from core.net import Security
 from core.store.local import Store
 from tests.support.engine import Recorder
@@ -43,8 +43,9 @@ def _shutdown_is_prompt(engine: Engine, root: Path) -> None:
     engine.shutdown(timeout=5)
     took = time.monotonic() - start
     assert took < 1.0, f"shutdown took {took:.2f} s"
-    with Store(root / "Mail", root / "state"):  # the lock is free at once
-        pass
+    # A second engine (an edited account, say) opens the same store at once.
+    second = _engine(("127.0.0.1", 9), root, Recorder())
+    second.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,34 @@ def test_a_paused_large_message_keeps_its_partial_after_shutdown(tmp_path: Path)
     with FakePop3([BIG * 5000], stall="RETR", stall_after=100_000) as server:
         engine = _engine(server.address, tmp_path, Recorder(), auto_download=True)
         engine.start()
-        assert server.reached.wait(10)
+        partials = tmp_path / "state" / "partial"
+        deadline = time.monotonic() + 20  # the body is on disk: a positive signal
+        while not any(f.stat().st_size > 90_000 for f in partials.glob("*")):
+            assert time.monotonic() < deadline, "the partial never grew"
+            time.sleep(0.02)
         _shutdown_is_prompt(engine, tmp_path)
     with Store(tmp_path / "Mail", tmp_path / "state") as store:
         assert store.partial_offsets().get("u1", 0) > 0
+
+
+@pytest.mark.parametrize("capa", [("EXT-RETR",), ()])
+def test_pause_and_cancel_take_effect_within_a_second_in_a_stalled_body(
+    tmp_path: Path, capa: tuple[str, ...]
+) -> None:
+    recorder = Recorder()
+    with FakePop3([BIG * 5000], stall="RETR", capa=capa) as server:
+        engine = _engine(server.address, tmp_path, recorder, auto_download=True)
+        engine.start()
+        try:
+            assert server.reached.wait(10)
+            start = time.monotonic()
+            engine.pause(["u1"])
+            recorder.wait_for(lambda: MessageState.PAUSED in recorder.states("u1"), timeout=5)
+            assert time.monotonic() - start < 1.0
+            start = time.monotonic()
+            engine.cancel(["u1"])
+            recorder.wait_for(lambda: recorder.states("u1")[-1] is MessageState.REMOTE,
+                              timeout=5)
+            assert time.monotonic() - start < 1.0
+        finally:
+            engine.shutdown(5)

@@ -72,3 +72,40 @@ def test_descriptions():
     shown = Retention(Rule.AFTER_DAYS, 14).describe()
     assert shown == "delete from the server 14 days after storing"
     assert Retention().describe() == "keep on the server"
+
+
+# -- the account's settings ------------------------------------------------------------------
+
+
+def _account(**changes):
+    from core.accounts import Account
+
+    return Account(host="h", port=995, security="tls", user="u", maildir="/m", **changes)
+
+
+def test_an_account_names_its_rule_and_round_trips_through_the_file():
+    from core.accounts import Account
+    from core.engine.retention import retention_of
+
+    account = _account(leave_on_server="after-days", delete_after_days=30, check_every=300,
+                       auto_download=True, max_size=5 << 20)
+    again = Account.from_dict(account.to_dict())
+    assert again == account
+    assert retention_of(again) == Retention(Rule.AFTER_DAYS, 30)
+    assert retention_of(_account()) == Retention()
+    assert _account().check_every == 600  # ten minutes unless chosen
+
+
+def test_delete_after_fetch_and_once_stored_are_one_setting():
+    old_file = _account(delete_after_fetch=True)  # written before the rules existed
+    assert old_file.leave_on_server == "when-stored"
+    assert _account(leave_on_server="when-stored").delete_after_fetch is True
+    assert _account(leave_on_server="when-local-gone").delete_after_fetch is False
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("leave_on_server", "sometimes"), ("check_every", 0), ("check_every", -5.0),
+    ("delete_after_days", -1), ("max_size", 0), ("max_size", True)])
+def test_bad_unattended_settings_are_refused(field, value):
+    with pytest.raises(ValueError):
+        _account(**{field: value})

@@ -5,27 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.engine.scheduler import DEFAULT_INTERVAL, Due, Reason, Scheduler
-
-
-class FakeClock:
-    """Monotonic and wall time that move only when told; ``suspend`` moves the wall alone."""
-
-    def __init__(self) -> None:
-        self.mono = 1000.0
-        self.wall_time = 1_800_000_000.0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def wall(self) -> float:
-        return self.wall_time
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall_time += seconds
-
-    def suspend(self, seconds: float) -> None:
-        self.wall_time += seconds
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture

@@ -310,6 +310,35 @@ def test_hold_back_is_at_most_two_octets(fed: bytes, held: bytes) -> None:
     assert len(held) <= 2
 
 
+def test_base64_body_without_any_dot_passes_whole_in_every_split() -> None:
+    # No "." at all: the decoder skips its terminator search (one memchr) and must still
+    # find the terminator, which arrives in a later chunk or split across two.
+    body = b"".join(b"QUJD%072d\r\n" % i for i in range(300))
+    wire = b"+OK\r\n" + body + b".\r\n"
+    for cut in (5, 6, len(wire) - 3, len(wire) - 2, len(wire) - 1, len(wire) // 2):
+        events = retr_events(wire, [wire[:cut], wire[cut:]])
+        assert decoded_body(events) == body, cut
+        assert isinstance(events[-1], End)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"mid.line dots come first\r\n.then a dot-led line\r\n",  # first "." is not line-led
+        b"x\r\n.\r.\r\n..\r\nend.\r\n",  # the first "." right after CRLF
+        b"a.b.c.d\r\nno dot-led line at all.\r\n",
+    ],
+)
+def test_dot_led_lines_after_a_mid_line_dot_in_every_chunking(body: bytes) -> None:
+    lines = body.split(b"\r\n")
+    stuffed = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln for ln in lines)
+    wire = b"+OK\r\n" + stuffed + b".\r\n"
+    for chunks in chunkings(wire):
+        events = retr_events(wire, chunks)
+        assert decoded_body(events) == body, chunks
+        assert isinstance(events[-1], End)
+
+
 def test_many_dot_led_lines_switch_to_bulk_unstuffing() -> None:
     body = b"".join(b".%d\r\n" % i for i in range(500))  # every line dot-led
     wire = b"+OK\r\n" + body.replace(b".", b"..") + b".\r\n"

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import StorageError
 from core.store import maildir as maildir_mod
 from core.store.maildir import Maildir, crlf_to_lf, syncfs
+from tests.support.store import reference_lf
 
 MESSAGE = (
     b"From: Alice <alice@example.org>\r\n"
@@ -102,6 +105,41 @@ def test_deliver_stores_lf_endings_in_new_readable_by_stdlib_mailbox(tmp_path: P
 
 def test_crlf_to_lf_keeps_bare_cr_and_bare_lf() -> None:
     assert crlf_to_lf(b"a\r\nb\rc\nd\r") == b"a\nb\rc\nd\r"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"clean\r\nlines\r\n.dot\r\n",  # no bare CR: the translate path
+        b"\r\n\r\n",
+        b"bare\rin the middle\r\n",  # a bare CR anywhere: the replace path
+        b"ends in a bare CR\r",
+        b"\rstarts with one\r\n",
+        b"two CRs\r\r\n",
+        b"LF CR\n\r\n",
+        b"\n\n\n",
+    ],
+)
+def test_crlf_to_lf_matches_the_reference(data: bytes) -> None:
+    assert crlf_to_lf(data) == reference_lf(data)
+
+
+# Mostly clean CRLF lines (the translate path), some with bare CRs or LFs (the replace path).
+LINES = st.lists(
+    st.one_of(
+        st.sampled_from([b"", b".", b"..", b"abc", b"QUJD" * 19, b". x", b"\xff\x00"]),
+        st.binary(max_size=20).map(lambda b: b.replace(b"x", b"\r").replace(b"y", b"\n")),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES, st.booleans())
+def test_crlf_to_lf_equals_the_reference_for_any_lines(lines: list[bytes], final: bool) -> None:
+    data = b"\r\n".join(lines) + (b"\r\n" if final else b"")
+    assert crlf_to_lf(data) == reference_lf(data)
 
 
 def test_write_many_then_publish_many(tmp_path: Path) -> None:

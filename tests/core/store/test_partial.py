@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from core.errors import MessageIntegrityError, StorageError
 from core.store.local import Store
-from tests.support.store import LF, MESSAGE, new_files, reopen, write_in_chunks
+from tests.support.store import LF, MESSAGE, new_files, reference_lf, reopen, write_in_chunks
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,34 @@ def test_conversion_is_chunk_independent_and_offsets_never_follow_a_cr(
     assert path.read_bytes() == data.replace(b"\r\n", b"\n")
 
 
+# Lines, mostly clean CRLF (whole chunks take the translate path), some with bare CRs
+# (their chunks take the replace path), and chunk cuts anywhere, also between CR and LF.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([b"", b".", b"..dots", b"QUJD" * 19, b"end\r", b"\r\r", b"a\rb"]),
+            st.binary(max_size=12).map(lambda b: b.replace(b"x", b"\r")),
+        ),
+        max_size=60,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=16),
+)
+def test_any_chunking_stores_the_reference_lf_form(
+    shared_store: Store, lines: list[bytes], cuts: list[int]
+) -> None:
+    data = b"\r\n".join(lines)
+    p = shared_store.begin(f"u{next(_uidls)}", len(data))
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    for a, b in itertools.pairwise(bounds):
+        p.write(data[a:b])
+        off = p.wire_offset
+        assert off == 0 or data[off - 1] != 0x0D  # never an offset right after a CR
+        assert p.file_len == len(reference_lf(data[:off]))
+    path = shared_store.complete(p, exact=True)
+    assert path.read_bytes() == reference_lf(data)
+
+
 def test_a_large_message_is_written_in_constant_memory(store: Store) -> None:
     chunk = (b"0123456789" * 25 + b"\r\n") * 1000  # 252 KB, like one socket read
     total = 256 * len(chunk)  # 64 MB
@@ -124,15 +152,6 @@ def test_checkpoint_records_offset_and_length_and_begin_resumes_there(store: Sto
     q.write(MESSAGE[40:])
     assert store.complete(q, exact=True).read_bytes() == LF
     store.close()
-
-
-def test_prepare_resume_returns_an_offset_at_the_cr_not_the_lf(store: Store) -> None:
-    p = store.begin("u", 6)
-    p.write(b"ab\r")
-    assert p.prepare_resume() == 2
-    assert store.state.partial("u").wire_offset == 2  # type: ignore[union-attr]
-    p.write(b"\r\ncd")  # RETR n 2 starts with the CR again
-    assert store.complete(p, exact=True).read_bytes() == b"ab\ncd"
 
 
 # -- restart without resume ----------------------------------------------------------------

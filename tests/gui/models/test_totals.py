@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.engine.events import ListLoaded, MessageState, MessageStateChanged
 from gui.models.model import MessageListModel
+from gui.models.totals import Totals, TotalsCounter
 from tests.gui.helpers import info
 
 
@@ -34,3 +35,8 @@ def test_after_a_commit_deleted_messages_leave_the_counts_and_stored_ones_stay()
     assert model.state_of("uid-1") is MessageState.STORED
     t = model.totals()
     assert (t.stored, t.count) == (1, 42)
+
+
+def test_an_empty_counter_is_all_zero() -> None:
+    t = TotalsCounter().totals()
+    assert t == Totals(0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0) and t.downloadable == 0

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.accounts import AccountBook
 from gui.keyring_access import KeychainAccess
+from gui.window.accountmanager import AccountManager
 from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import TIMEOUT, answer
 from tests.support.memkeyring import BrokenKeyring, installed
@@ -49,3 +50,19 @@ def test_removing_an_account_reports_a_password_that_stays(
     box: Any = next(d for d in window.open_dialogs() if d.objectName() == "errorReport")
     assert "could not be removed" in box.text()
     assert runner not in window.runners
+
+
+def test_the_demo_account_comes_and_goes_through_the_manager(
+        qtbot: Any, tmp_path: Path, window: MainWindow) -> None:
+    from gui.demo import DemoService
+
+    assert isinstance(window.accounts, AccountManager)
+    window.demo_factory = lambda: DemoService(tmp_path / "demo", count=2, large_sizes=(),
+                                              rate=None, drop=0.0)
+    window.start_demo()
+    assert window.accounts.demo is not None and not window.acts.demo.isEnabled()
+    qtbot.waitUntil(lambda: window.registry.demo() is not None, timeout=TIMEOUT)
+    window.acts.remove.trigger()
+    answer(qtbot, window, "removeAccount", QMessageBox.StandardButton.Yes)
+    qtbot.waitUntil(window.acts.demo.isEnabled, timeout=TIMEOUT)
+    assert window.registry.demo() is None and window.accounts.demo is None

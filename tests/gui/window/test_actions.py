@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.events import ListLoaded, MessageState
+from gui.window.actions import WindowActions
 from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import info, runner_with
 
@@ -44,3 +45,18 @@ def test_the_help_menu_has_more_than_about(window: MainWindow) -> None:
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     texts = [a.text().replace("&", "") for a in menus["Help"].actions() if a.text()]
     assert texts == ["Keyboard shortcuts", "Where files live", "About popfetch", "About Qt"]
+
+
+def test_actions_bind_commands_to_the_current_runner(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    ran: list[object] = []
+    acts = WindowActions(owner, lambda command: lambda: ran.append(command))
+    acts.download_all.trigger()
+    from gui.window import commands
+
+    assert ran == [commands.download_all]
+    acts.update(None, [])
+    assert not acts.commit.isEnabled() and not acts.check.isEnabled()

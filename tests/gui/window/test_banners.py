@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.engine.events import MarksChanged
+from gui.window.banners import BannerArea, MarksBanner
 from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import info, runner_with
 
@@ -27,6 +28,22 @@ def test_the_marks_banner_does_not_move_the_rows(qtbot: Any, window: MainWindow)
     banner_top = window.banners.mapTo(table, window.banners.rect().topLeft()).y()
     viewport_bottom = table.viewport().mapTo(table, table.viewport().rect().bottomLeft()).y()
     assert banner_top > viewport_bottom
+    assert window.marks_banner.height() > 20  # and it is drawn, not squeezed to nothing
     runner.model.apply(MarksChanged(frozenset()))
     qtbot.waitUntil(lambda: not window.banners.isVisible())
     assert [table.visualRect(window.proxy.index(r, 0)) for r in range(6)] == before
+
+
+def test_the_area_asks_for_room_only_while_a_banner_shows(qtbot: Any) -> None:
+    from gui.models.totals import TotalsCounter
+
+    banner = MarksBanner("commit", "unmark")
+    area = BannerArea([banner])
+    qtbot.addWidget(area)
+    heights: list[int] = []
+    area.heightChanged.connect(heights.append)
+    banner.show_totals(TotalsCounter().totals())
+    assert heights == [] and not area.isVisibleTo(area.parentWidget() or area)
+    banner.show()
+    banner.hide()
+    assert len(heights) == 2 and heights[0] > 0 and heights[1] == 0

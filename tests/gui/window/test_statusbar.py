@@ -6,6 +6,7 @@ from typing import Any
 
 from core.engine.events import ConnectionChanged, ConnectionState
 from gui.window.mainwindow import MainWindow
+from gui.window.statusbar import StatusPanel
 from tests.gui.helpers import info, runner_with
 
 
@@ -37,3 +38,14 @@ def test_the_overall_figures_are_beside_the_bar_not_on_it(qtbot: Any, window: Ma
     window._update_totals()
     assert not window.status.overall.isTextVisible()
     assert window.status.overall_label.text() == "0/1 stored · 0%"
+
+
+def test_without_an_account_it_says_so(qtbot: Any) -> None:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QStatusBar
+
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    panel = StatusPanel(bar, QAction("Retry"))
+    panel.show_connection(None)
+    assert panel.conn_label.text() == "No account" and panel.secure_icon.pixmap().isNull()
