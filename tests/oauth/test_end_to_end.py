@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from core.accounts import Account, OAuthSettings
+from core.accounts import Account, AccountBook, OAuthSettings
 from core.auth.keychain import Keychain
 from core.auth.oauth import (
     SIGNED_IN_PAGE,
@@ -357,3 +357,26 @@ def test_logout_revokes_at_the_provider_and_forgets_the_refresh_token(
     assert done.stdout.strip() == f"popfetch: {key} is signed out"
     assert Keychain().get(refresh_token_key(key)) is None
     assert oidc.introspect(response.refresh_token) == {"active": False}
+
+
+def test_an_account_saved_by_the_app_fetches_with_account_name(
+    oidc: OidcProvider, alice: OAuthDovecot, cli: Cli, tmp_path: Path
+):
+    """The app keeps the provider in accounts.json and the refresh token in the keychain:
+    ``fetch --account NAME`` needs nothing else."""
+    account = Account(name="work", host="127.0.0.1", port=alice.pop3s_port,
+                      security=Security.TLS, user=MAILBOX, maildir=str(tmp_path / "Mail"),
+                      cafile=str(alice.ca_pem), auth="oauthbearer",
+                      oauth=OAuthSettings("generic", client_id=oidc.CLIENT_ID,
+                                          issuer=oidc.issuer, scopes="openid pop"))
+    AccountBook(tmp_path / "config" / "popfetch" / "accounts.json").add(account)
+    login = cli.popen("oauth", "login", "--user", MAILBOX, "--host", "127.0.0.1",
+                      "--port", str(alice.pop3s_port), *_provider_args(oidc))
+    Browser(MAILBOX).authorize(_line_with(login, oidc.issuer))
+    assert login.wait(timeout=60) == 0
+    alice.fill("alice", make_messages(2, tag="by name"))
+    done = cli.run("fetch", "--account", "work")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "Mail" / "new").iterdir())) == 2
+    saved = (tmp_path / "config" / "popfetch" / "accounts.json").read_text()
+    assert '"provider": "generic"' in saved and "token" not in saved.replace("token_endpoint", "")
