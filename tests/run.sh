@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Dovecot (POP3 source; IMAP, LMTP and LDA delivery targets), mpopd (mpop: a POP3 peer that
 # counts LIST in LF form), procmail and mutt (MDA and mbox targets), the Secret Service, Xvfb,
-# desktop-file-utils (the .desktop file), and the shared libraries Qt's plugins load.
+# desktop-file-utils (the .desktop file), nodejs (the OAuth suite's provider, with npm), and
+# the shared libraries Qt's plugins load.
 packages=(python3-venv desktop-file-utils dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
           xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
