@@ -152,8 +152,10 @@ class AccountDialog(QDialog):
         self._test: BackgroundTask | None = None
         self._sign_in: SignIn | None = None
         # An account saved with OAuth settings was signed in when it was saved.
-        self.signed_in = bool(account and account.oauth)
-        self.signed_in_now = False  # a sign-in in this dialog stored a new refresh token
+        # Where a refresh token is: the saved account's (it moves with a changed key), and
+        # the key a sign-in in this dialog filed its token under.
+        self._stored_key = account.key if account and account.oauth else None
+        self._fresh_key: str | None = None
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -428,8 +430,8 @@ class AccountDialog(QDialog):
             self.auth_combo.setCurrentText("xoauth2")
         elif not oauth and bearer:
             self.auth_combo.setCurrentText("auto")  # a password account has no token to send
-        if fill:
-            self.signed_in = False
+        if fill:  # another provider: no token of the old one counts
+            self._stored_key = self._fresh_key = None
         for widget in (self.password_edit, self.keychain_check):
             self.form.setRowVisible(widget, not oauth)
         # set_keychain_available disables the box exactly when its note has something to say
@@ -462,13 +464,28 @@ class AccountDialog(QDialog):
         self.sign_in_button.setEnabled(False)
         self.sign_in_status.setText("Waiting for the browser…")
         self._sign_in = SignIn(account, self)
-        self._sign_in.succeeded.connect(self._signed_in)
+        self._sign_in.succeeded.connect(lambda key=account.key: self._signed_in(key))
         self._sign_in.failed.connect(self._sign_in_failed)
         self._sign_in.start()
 
-    @Slot()
-    def _signed_in(self) -> None:
-        self.signed_in = self.signed_in_now = True
+    @property
+    def signed_in(self) -> bool:
+        return self._fresh_key is not None or self._stored_key is not None
+
+    @property
+    def signed_in_now(self) -> bool:
+        """A sign-in in this dialog stored a new refresh token (under the account's key)."""
+        return self._fresh_key is not None
+
+    def _signed_in_for(self, account: Account) -> bool:
+        """A refresh token will be found under ``account.key``: signed in here as exactly
+        this account, or (no sign-in here) the saved account's token, moved with its key."""
+        if self._fresh_key is not None:
+            return self._fresh_key == account.key
+        return self._stored_key is not None
+
+    def _signed_in(self, key: str) -> None:
+        self._fresh_key = key
         self.sign_in_button.setEnabled(True)
         self.sign_in_status.setText(f"Signed in as {self.user_edit.text().strip()}")
 
@@ -512,7 +529,7 @@ class AccountDialog(QDialog):
         self.cert_button.setVisible(False)
         password: str | TokenSource | None = self.password_edit.text() or None
         if account.oauth is not None:
-            password = OAuthTokens.for_account(account) if self.signed_in else None
+            password = OAuthTokens.for_account(account) if self._signed_in_for(account) else None
         self.test_output.setPlainText(f"Connecting to {account.host}:{account.port}…")
         self.test_button.setEnabled(False)
         self._test = BackgroundTask(lambda: test_connection(account, password),
@@ -583,7 +600,7 @@ class AccountDialog(QDialog):
         except ValueError as exc:
             self.error_label.setText(f"Please check the fields: {exc}")
             return
-        if account.oauth is not None and not self.signed_in:
+        if account.oauth is not None and not self._signed_in_for(account):
             self.error_label.setText(f"Sign in first ({self.sign_in_button.text()}).")
             return
         self.account = account

@@ -110,6 +110,10 @@ def test_gmail_preset_signs_in_through_the_browser_instead_of_a_password(
     qtbot.waitUntil(lambda: dialog.signed_in, timeout=TIMEOUT)
     assert browser == [browser[0]] and SIGNED_IN_PAGE in browser[0]
     assert dialog.sign_in_status.text() == f"Signed in as {MAILBOX}"
+    dialog.user_edit.setText("someone-else@example.test")  # the token is not theirs
+    dialog.accept()
+    assert dialog.account is None and "Sign in first" in dialog.error_label.text()
+    dialog.user_edit.setText(MAILBOX)
     dialog.accept()
     account = dialog.account
     assert account is not None and dialog.password is None
