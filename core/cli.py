@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from core import __version__, accountscli
-from core.accounts import AUTH_METHODS, OAUTH_PROVIDERS, Account, OAuthSettings, default_port
+from core.accounts import AUTH_METHODS, Account, AccountBook, OAuthSettings, default_port
+from core.auth import oauth_args
 from core.auth.oauth import (
     DEFAULT_TIMEOUT,
     DeviceCode,
@@ -134,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--oauth-token-command", metavar="CMD",
                        help="command whose first output line is an OAuth access token "
                             "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
-    _oauth_arguments(fetch)
+    oauth_args.add_arguments(fetch)
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -165,11 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     logout = oauth_sub.add_parser(
         "logout", help="revoke the sign-in at the provider (where it can) and forget it")
     for command in (login, logout):
-        command.add_argument("--user", required=True, help="the mail address signed in")
+        command.add_argument("--account", metavar="NAME",
+                             help="an account of the app (popfetch accounts add ... "
+                                  "--oauth-provider P), instead of the flags below")
+        command.add_argument("--user", help="the mail address signed in")
         command.add_argument("--host", help="POP3 server (default: the provider's)")
         command.add_argument("--port", type=int)
         command.add_argument("--security", choices=[s.value for s in Security])
-        _oauth_arguments(command)
+        oauth_args.add_arguments(command)
     login.add_argument("--device", action="store_true",
                        help="device sign-in (RFC 8628): show a code to enter on any device")
     login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
@@ -197,25 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _oauth_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("OAuth 2.0 provider (with --auth xoauth2|oauthbearer)")
-    group.add_argument("--oauth-provider", choices=OAUTH_PROVIDERS)
-    group.add_argument("--oauth-client-id", default="",
-                       help="this installation's client ID (default: from oauth.json)")
-    group.add_argument("--oauth-tenant", default="", help="Microsoft tenant (default common)")
-    group.add_argument("--oauth-issuer", default="",
-                       help="generic provider: issuer URL with OpenID discovery")
-    group.add_argument("--oauth-scopes", default="", help="space-separated (default: preset's)")
-
-
 def _oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
-    if not args.oauth_provider:
-        return None
     try:
-        return OAuthSettings(
-            args.oauth_provider, client_id=args.oauth_client_id, tenant=args.oauth_tenant,
-            issuer=args.oauth_issuer, scopes=args.oauth_scopes,
-        )
+        return oauth_args.settings_from(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -455,6 +443,17 @@ def _oauth_command(args: argparse.Namespace) -> int:
 
 def _oauth_account(args: argparse.Namespace) -> Account:
     """The account the sign-in is for: its key names the keychain entry."""
+    if args.account:
+        try:
+            account = accountscli.find_account(AccountBook().load(), args.account)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        if account.oauth is None:
+            raise UsageError(f"the account {args.account!r} has no OAuth provider "
+                             "(popfetch accounts add ... --oauth-provider P)")
+        return account
+    if not args.user:
+        raise UsageError(f"oauth {args.oauth_command} needs --account NAME or --user")
     settings = _oauth_settings(args)
     if settings is None:
         raise UsageError(f"oauth {args.oauth_command} needs --oauth-provider")

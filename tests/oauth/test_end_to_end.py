@@ -380,3 +380,30 @@ def test_an_account_saved_by_the_app_fetches_with_account_name(
     assert len(list((tmp_path / "Mail" / "new").iterdir())) == 2
     saved = (tmp_path / "config" / "popfetch" / "accounts.json").read_text()
     assert '"provider": "generic"' in saved and "token" not in saved.replace("token_endpoint", "")
+
+
+def test_accounts_add_then_login_fetch_and_remove_by_name(
+    oidc: OidcProvider, alice: OAuthDovecot, cli: Cli, keychain_env: SecretServiceEnv,
+    tmp_path: Path,
+):
+    port = str(alice.pop3_port)
+    added = cli.run("accounts", "add", "home", "--host", "127.0.0.1", "--port", port,
+                    "--security", "starttls", "--cafile", str(alice.ca_pem), "--user", MAILBOX,
+                    "--maildir", str(tmp_path / "Mail"), "--auth", "xoauth2",
+                    *_provider_args(oidc))
+    assert added.returncode == 0, added.stderr
+    assert "popfetch oauth login --account home" in added.stdout  # no password asked
+    login = cli.popen("oauth", "login", "--account", "home")
+    Browser(MAILBOX).authorize(_line_with(login, oidc.issuer))
+    assert login.wait(timeout=60) == 0
+    alice.fill("alice", make_messages(1, tag="home"))
+    done = cli.run("fetch", "--account", "home")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "Mail" / "new").iterdir())) == 1
+
+    key = refresh_token_key(f"{MAILBOX}@127.0.0.1:{port}")
+    lookup = ("lookup", "service", "popfetch", "username", key)
+    assert keychain_env.secret_tool(*lookup).stdout
+    removed = cli.run("accounts", "remove", "home")
+    assert removed.returncode == 0, removed.stderr
+    assert not keychain_env.secret_tool(*lookup).stdout  # the sign-in went with it
