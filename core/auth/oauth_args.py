@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--oauth-issuer", default="",
                        help="generic provider: issuer URL with OpenID discovery")
     group.add_argument("--oauth-scopes", default="", help="space-separated (default: preset's)")
+    for name, what in (("authorization", "the authorization endpoint"),
+                       ("token", "the token endpoint"),
+                       ("device", "the device authorization endpoint (RFC 8628)"),
+                       ("revocation", "the revocation endpoint (RFC 7009)")):
+        group.add_argument(f"--oauth-{name}-endpoint", default="", metavar="URL",
+                           help=f"generic provider without discovery: {what}")
 
 
 def settings_from(args: argparse.Namespace) -> OAuthSettings | None:
@@ -27,4 +33,8 @@ def settings_from(args: argparse.Namespace) -> OAuthSettings | None:
         return None
     return OAuthSettings(args.oauth_provider, client_id=args.oauth_client_id,
                          tenant=args.oauth_tenant, issuer=args.oauth_issuer,
-                         scopes=args.oauth_scopes)
+                         scopes=args.oauth_scopes,
+                         authorization_endpoint=args.oauth_authorization_endpoint,
+                         token_endpoint=args.oauth_token_endpoint,
+                         device_authorization_endpoint=args.oauth_device_endpoint,
+                         revocation_endpoint=args.oauth_revocation_endpoint)

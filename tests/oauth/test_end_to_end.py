@@ -182,8 +182,13 @@ def test_cli_sign_in_fetch_refresh_fetch_revoke_then_sign_in_again(
 def test_device_sign_in_for_machines_without_a_browser(
     oidc: OidcProvider, cli: Cli, keychain_env: SecretServiceEnv
 ):
+    explicit = ["--oauth-provider", "generic", "--oauth-client-id", oidc.CLIENT_ID,
+                "--oauth-scopes", "openid pop",  # and no discovery: the endpoints themselves
+                "--oauth-authorization-endpoint", f"{oidc.issuer}/auth",
+                "--oauth-token-endpoint", f"{oidc.issuer}/token",
+                "--oauth-device-endpoint", f"{oidc.issuer}/device/auth"]
     login = cli.popen("oauth", "login", "--device", "--user", MAILBOX, "--host", "127.0.0.1",
-                      "--port", "10995", *_provider_args(oidc))
+                      "--port", "10995", *explicit)
     line = _line_with(login, "enter the code")
     match = re.search(r"open (\S+) and enter the code (\S+)", line)
     assert match is not None, line
