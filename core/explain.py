@@ -109,7 +109,7 @@ def plain_words(exc: BaseException) -> str:
     if isinstance(exc, errors.SecurityError):
         return ""  # popfetch's own refusals are already plain
     if isinstance(exc, errors.Desync):
-        return "The server broke off a reply in the middle (it did not follow POP3)"
+        return "The server ended a reply early, against the POP3 rules"
     if isinstance(exc, errors.BodyOverrun):
         return "A message ran far past the size the server announced"
     if isinstance(exc, errors.RemoteProtocolError):

@@ -43,7 +43,7 @@ def _cert(error: str) -> CertificateError:
         (TlsGreeting("a TLS record"), "This port speaks TLS: choose SSL/TLS (a TLS record)"),
         (NoGreeting("no greeting within 60 s"), "choose SSL/TLS (no greeting within 60 s)"),
         (ServerError("PASS", "locked", "IN-USE"), "Another program is reading this mailbox"),
-        (Desync("after RETR 3"), "broke off a reply"),
+        (Desync("after RETR 3"), "The server ended a reply early, against the POP3 rules"),
     ],
 )
 def test_plain_words_come_first(error: PopError, plain: str) -> None:

@@ -86,3 +86,15 @@ def test_an_empty_password_command_output_is_a_clear_error(tmp_path: Path, outpu
 
 def test_the_hostile_server_default_password_is_the_one_the_helpers_send() -> None:
     assert Hostile().greeting is not None and PASSWORD == "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    "option", [("--timeout", "0"), ("--timeout", "nan"), ("--retry-delay", "inf"),
+               ("--timeout", "-5"), ("--max-retries", "-3")],
+)
+def test_numbers_that_would_hang_or_spin_are_usage_errors(tmp_path: Path, option: tuple[str, str]):
+    with _server() as server:
+        run = fetch(server, tmp_path, *option, timeout=60)
+    assert run.status == 2
+    assert f"error: argument {option[0]}: " in run.err
+    assert server.commands == []
