@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.accounts import Account
+from core.auth.sasl import TokenSource
 from core.engine import marks
 from core.engine.api import EngineAPI, Listener, Stats
 from core.engine.events import (
@@ -114,7 +115,7 @@ class Engine:
         self,
         account: Account,
         *,
-        password: Callable[[], str],
+        password: Callable[[], str | TokenSource],
         listener: Listener,
         store: Store | None = None,
         retry: RetryPolicy | None = None,
