@@ -26,9 +26,11 @@ from core.store.targets import MaildirSpec, TargetSpec, parse_deliver
 
 __all__ = [
     "AUTH_METHODS",
+    "OAUTH_PROVIDERS",
     "Account",
     "AccountBook",
     "AccountFileError",
+    "OAuthSettings",
     "config_dir",
     "data_dir",
     "default_port",
@@ -36,7 +38,10 @@ __all__ = [
 ]
 
 APP_NAME = "popfetch"
-AUTH_METHODS = ("auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-256")
+AUTH_METHODS = (
+    "auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-256", "xoauth2", "oauthbearer"
+)
+OAUTH_PROVIDERS = ("google", "microsoft", "generic")
 FILE_VERSION = 1
 DEFAULT_CHECK_EVERY = 600.0  # 10 minutes: Gmail asks for no less
 _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
@@ -101,6 +106,45 @@ def _check_text(field: str, value: str, *, allow_empty: bool = False) -> None:
 
 
 @dataclass
+class OAuthSettings:
+    """How an account signs in with OAuth 2.0: which provider, which client. Never a token.
+
+    ``client_id`` empty means the installation's configuration provides it
+    (:mod:`core.auth.oauth_providers`). ``tenant`` is Microsoft's (default ``common``);
+    ``issuer`` (OpenID discovery) or the explicit endpoints are the generic provider's.
+    ``scopes`` (space-separated) replaces the preset's when set.
+    """
+
+    provider: str
+    client_id: str = ""
+    tenant: str = ""
+    issuer: str = ""
+    authorization_endpoint: str = ""
+    token_endpoint: str = ""
+    device_authorization_endpoint: str = ""
+    revocation_endpoint: str = ""
+    scopes: str = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_text(f"oauth {f.name}", getattr(self, f.name), allow_empty=f.name != "provider")
+        self.provider = self.provider.lower()
+        if self.provider not in OAUTH_PROVIDERS:
+            raise ValueError(
+                f"unknown OAuth provider {self.provider!r}; one of {', '.join(OAUTH_PROVIDERS)}"
+            )
+        if self.provider == "generic" and not (
+            self.issuer or (self.authorization_endpoint and self.token_endpoint)
+        ):
+            raise ValueError("a generic OAuth provider needs an issuer or both endpoints")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OAuthSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
 class Account:
     """One POP3 mailbox and how to reach it. Validated on construction (ValueError).
 
@@ -131,6 +175,7 @@ class Account:
     leave_on_server: str = Rule.KEEP.value
     delete_after_days: int = 14
     max_size: int | None = None
+    oauth: OAuthSettings | None = None  # with auth xoauth2/oauthbearer, unless a token command
     # Where fetched mail goes, a ``--deliver`` URL (mbox:, mda:, lmtp:, imap://, imaps://);
     # None: the Maildir at ``maildir`` (an accounts file from before targets has none).
     deliver: str | None = None
@@ -239,6 +284,8 @@ class Account:
             raise ValueError(f"account lacks {', '.join(sorted(missing))}")
         values["security"] = Security(values["security"])
         values.setdefault("port", default_port(values["security"]))
+        if isinstance(values.get("oauth"), Mapping):
+            values["oauth"] = OAuthSettings.from_dict(values["oauth"])
         return cls(**values)
 
 

@@ -13,11 +13,14 @@ import argparse
 import dataclasses
 import getpass
 import os
+import shlex
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from core.accounts import AUTH_METHODS, Account, AccountBook, AccountFileError, default_port
+from core.auth import oauth_args
+from core.auth.sasl import BEARER_MECHANISMS
 from core.errors import KeychainUnavailable
 from core.net import Security
 
@@ -48,6 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--auth", default="auto", choices=AUTH_METHODS)
     add.add_argument("--allow-plaintext", action="store_true",
                      help="allow USER/PASS or AUTH PLAIN without TLS")
+    oauth_args.add_arguments(add)
 
     commands.add_parser("list", help="one line per account")
 
@@ -121,9 +125,12 @@ def _add(args: argparse.Namespace, book: AccountBook) -> None:
             cafile=_absolute(args.cafile) if args.cafile else None,
             auth=args.auth, allow_plaintext=args.allow_plaintext,
             password_command=args.password_command or None,
+            oauth=oauth_args.settings_from(args),
         )
     except ValueError as exc:
         raise AccountsError(str(exc)) from None
+    if (account.oauth is not None) != (account.auth.upper() in BEARER_MECHANISMS):
+        raise AccountsError("--oauth-provider goes with --auth xoauth2 or --auth oauthbearer")
     if not account.name.strip():
         raise AccountsError("an account name must not be blank")
     existing = book.load()
@@ -132,6 +139,11 @@ def _add(args: argparse.Namespace, book: AccountBook) -> None:
     clash = next((a for a in existing if a.key == account.key), None)
     if clash is not None:
         raise AccountsError(f"{account.key} is already the account {clash.display_name!r}")
+    if account.oauth is not None:
+        book.add(account)
+        print(f"popfetch: added {account.name} ({account.key}); sign in with "
+              f"`popfetch oauth login --account {shlex.quote(account.name)}`")
+        return
     if account.password_command is None:
         _save_password(account.key)
     book.add(account)
@@ -174,6 +186,10 @@ def _remove(name: str, book: AccountBook) -> None:
 
         try:
             Keychain().delete(account.key)
+            if account.oauth is not None:  # the sign-in goes with the account
+                from core.auth.oauth import refresh_token_key
+
+                Keychain().delete(refresh_token_key(account.key))
         except KeychainUnavailable as exc:
             note = f"; its saved password stays in the keychain ({exc})"
     print(f"popfetch: removed {account.display_name}; its mail stays in {account.maildir}{note}")

@@ -19,8 +19,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from core import __version__, accountscli
-from core.accounts import AUTH_METHODS, Account
-from core.auth import passwords
+from core.accounts import AUTH_METHODS, Account, AccountBook, OAuthSettings, default_port
+from core.auth import oauth_args, passwords
+from core.auth.oauth import (
+    DEFAULT_TIMEOUT,
+    DeviceCode,
+    OAuthTokens,
+    get_json,
+    sign_in,
+    sign_in_with_device,
+    sign_out,
+    store_sign_in,
+)
+from core.auth.oauth_command import CommandTokens
+from core.auth.oauth_providers import PRESETS, resolve
+from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
@@ -143,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--auth", choices=AUTH_METHODS,
                        help="sign-in method; auto (the default) picks the safest the server "
                             "offers")
+    fetch.add_argument("--oauth-token-command", metavar="CMD",
+                       help="command whose first output line is an OAuth access token "
+                            "(with --auth xoauth2 or oauthbearer); run again once after a refusal")
+    oauth_args.add_arguments(fetch)
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
@@ -166,6 +183,27 @@ def _parser() -> argparse.ArgumentParser:
 
     accountscli.register(sub)
 
+    oauth = sub.add_parser("oauth", help="sign in with OAuth 2.0 (Google, Microsoft, ...)")
+    oauth_sub = oauth.add_subparsers(dest="oauth_command", required=True)
+    login = oauth_sub.add_parser(
+        "login", help="sign in once in a browser (or with --device, on another machine's); "
+                      "the refresh token goes to the keychain and fetch uses it")
+    logout = oauth_sub.add_parser(
+        "logout", help="revoke the sign-in at the provider (where it can) and forget it")
+    for command in (login, logout):
+        command.add_argument("--account", metavar="NAME",
+                             help="an account of the app (popfetch accounts add ... "
+                                  "--oauth-provider P), instead of the flags below")
+        command.add_argument("--user", help="the mail address signed in")
+        command.add_argument("--host", help="POP3 server (default: the provider's)")
+        command.add_argument("--port", type=int)
+        command.add_argument("--security", choices=[s.value for s in Security])
+        oauth_args.add_arguments(command)
+    login.add_argument("--device", action="store_true",
+                       help="device sign-in (RFC 8628): show a code to enter on any device")
+    login.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                       help="seconds to wait for the browser (default 300)")
+
     demo = sub.add_parser(
         "demo-server", help="serve a Maildir over POP3 on loopback", formatter_class=fmt,
         description="A POP3 server with EXT-RETR, throttling and fault injection, for trying\n"
@@ -186,6 +224,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample", action="store_true",
                       help="fill an empty Maildir with the demo mailbox first")
     return parser
+
+
+def _oauth_settings(args: argparse.Namespace) -> OAuthSettings | None:
+    try:
+        return oauth_args.settings_from(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_password(account: Account, command: str | None) -> str:
@@ -295,6 +340,26 @@ class _Reporter:
             self.ended.set()
 
 
+def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSource:
+    """The password, or for the bearer methods the token source."""
+    if account.auth.upper() not in BEARER_MECHANISMS:
+        if args.oauth_token_command:
+            raise UsageError("--oauth-token-command needs --auth xoauth2 or --auth oauthbearer")
+        return resolve_password(account, args.password_command or account.password_command)
+    if args.password_command:
+        raise UsageError(f"--auth {account.auth} signs in with a token, not --password-command")
+    if args.oauth_token_command:
+        if account.oauth is not None:
+            raise UsageError("--oauth-token-command and --oauth-provider exclude each other")
+        return CommandTokens(args.oauth_token_command)
+    if account.oauth is None:
+        raise UsageError(
+            f"--auth {account.auth} needs --oauth-token-command, or --oauth-provider after "
+            "'popfetch oauth login'"
+        )
+    return OAuthTokens.for_account(account)
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
 
@@ -302,7 +367,7 @@ def _fetch(args: argparse.Namespace) -> int:
         return _fetch_accounts(args)
     account = _account_from_flags(args)
     try:
-        password = resolve_password(account, args.password_command)
+        password = _credentials(account, args)
         store = _store_opener(args)(args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
@@ -371,6 +436,72 @@ def _fetch(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
 
 
+def _oauth_command(args: argparse.Namespace) -> int:
+    """``popfetch oauth login|logout``; a failure is one plain line and exit 2."""
+    import webbrowser
+
+    from core.auth.keychain import Keychain
+
+    def open_browser(url: str) -> None:
+        print(f"popfetch: sign in in your browser; if none opens, visit:\n{url}",
+              file=sys.stderr, flush=True)
+        webbrowser.open(url)
+
+    def show(code: DeviceCode) -> None:
+        print(f"popfetch: to sign in, open {code.verification_uri} and enter the code "
+              f"{code.user_code}", file=sys.stderr, flush=True)
+
+    try:
+        account = _oauth_account(args)
+        assert account.oauth is not None
+        if args.oauth_command == "logout":
+            endpoints = resolve(account.oauth, get_json)
+            revoked = sign_out(endpoints, Keychain(), account.key)
+            print(f"popfetch: {account.key} is signed out"
+                  + ("" if revoked else " here (the provider was not asked to revoke it)"))
+            return EXIT_OK
+        if args.device:
+            response = sign_in_with_device(resolve(account.oauth, get_json), show)
+            store_sign_in(Keychain(), account.key, response)
+        else:
+            sign_in(account, open_browser, timeout=args.timeout)
+    except PopError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"popfetch: {account.key} is signed in; fetch with --auth xoauth2 "
+          f"--oauth-provider {account.oauth.provider}")
+    return EXIT_OK
+
+
+def _oauth_account(args: argparse.Namespace) -> Account:
+    """The account the sign-in is for: its key names the keychain entry."""
+    if args.account:
+        try:
+            account = accountscli.find_account(AccountBook().load(), args.account)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        if account.oauth is None:
+            raise UsageError(f"the account {args.account!r} has no OAuth provider "
+                             "(popfetch accounts add ... --oauth-provider P)")
+        return account
+    if not args.user:
+        raise UsageError(f"oauth {args.oauth_command} needs --account NAME or --user")
+    settings = _oauth_settings(args)
+    if settings is None:
+        raise UsageError(f"oauth {args.oauth_command} needs --oauth-provider")
+    preset = PRESETS.get(settings.provider)
+    if args.host:
+        host, security = args.host, Security(args.security or Security.TLS.value)
+        port = args.port or default_port(security)
+    elif preset is not None:
+        host = preset.host
+        security = Security(args.security) if args.security else preset.security
+        port = args.port or preset.port
+    else:
+        raise UsageError("--host is needed with a generic provider")
+    return Account(host=host, port=port, security=security, user=args.user, maildir="-",
+                   auth="xoauth2", oauth=settings)
+
+
 def _account_from_flags(args: argparse.Namespace) -> Account:
     if not (args.host and args.user and (args.maildir or args.deliver)):
         raise UsageError(
@@ -385,7 +516,7 @@ def _account_from_flags(args: argparse.Namespace) -> Account:
             maildir=str(args.maildir or args.deliver), cafile=args.cafile,
             pinned_sha256=args.fingerprint,
             allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
-            delete_after_fetch=args.delete,
+            delete_after_fetch=args.delete, oauth=_oauth_settings(args),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -409,8 +540,7 @@ def _fetch_accounts(args: argparse.Namespace) -> int:
         accounts = [_account_from_flags(args)]
     if args.state_dir and len(accounts) > 1:
         raise UsageError("--state-dir names one account's state: give one --account")
-    pairs = [(a, resolve_password(a, args.password_command or a.password_command))
-             for a in accounts]
+    pairs = [(a, _credentials(a, args)) for a in accounts]
     retention = (Retention(Rule.WHEN_STORED) if args.delete
                  else Retention() if args.keep else None)
     opener = _store_opener(args) if args.deliver else None
@@ -472,6 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "accounts":
             return accountscli.run(args)
+        if args.command == "oauth":
+            return _oauth_command(args)
         return _demo_server(args)
     except UsageError as exc:
         print(f"popfetch: {_say(str(exc))}", file=sys.stderr)

@@ -103,6 +103,24 @@ class AuthenticationError(ServerError):
 MAX_SERVER_WAIT = 30 * 60
 
 
+class SignInRequired(AuthenticationError):
+    """An OAuth grant that no longer works: a token the server refused after one refresh, a
+    revoked or expired refresh token, or no sign-in at all. Only signing in again helps, so
+    it is never retried (no login loop); ``str()`` is the one line a user reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("AUTH", reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.reason}: sign in again"
+
+
+class OAuthError(PopError):
+    """The sign-in itself failed: the user declined, the browser never came back, the
+    provider answered with an error or something that is not OAuth."""
+
+
 class LoginDelay(ServerError):
     """``[LOGIN-DELAY]``: the server refuses logins for ``delay`` seconds after the last one.
 

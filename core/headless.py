@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from core.accounts import Account
+from core.auth.sasl import TokenSource
 from core.engine.coordinator import Engine, RetryPolicy
 from core.engine.events import (
     CommitFinished,
@@ -156,7 +157,7 @@ def _wait(engine: Engine, collector: _Collector, stop: threading.Event) -> bool:
 
 def check(
     account: Account,
-    password: str,
+    password: str | TokenSource,
     options: FetchOptions,
     stop: threading.Event,
     *,
@@ -263,7 +264,8 @@ class Fetcher:
     """Runs checks of several accounts in parallel, once (:meth:`once`) or on a schedule
     (:meth:`every`); :meth:`stop` (from a signal handler) ends either promptly."""
 
-    def __init__(self, accounts: Sequence[tuple[Account, str]], options: FetchOptions) -> None:
+    def __init__(self, accounts: Sequence[tuple[Account, str | TokenSource]],
+                 options: FetchOptions) -> None:
         self.accounts = list(accounts)
         self.options = options
         self._stop = threading.Event()
@@ -284,7 +286,7 @@ class Fetcher:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def _check(self, account: Account, password: str) -> CheckResult:
+    def _check(self, account: Account, password: str | TokenSource) -> CheckResult:
         mine: list[Engine] = []
 
         def started(engine: Engine) -> None:

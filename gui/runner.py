@@ -19,6 +19,8 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
 from core.auth import passwords
+from core.auth.oauth import OAuthTokens
+from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.api import EngineAPI
 from core.engine.events import (
     CommitFinished,
@@ -33,6 +35,7 @@ from gui import icons
 from gui.bridge import EngineBridge
 from gui.keyring_access import KeychainAccess
 from gui.models.model import MessageListModel
+from gui.oauth import SIGN_IN_EXPIRED
 from gui.tasks import BackgroundTask
 
 EngineFactory = Callable[..., EngineAPI]
@@ -103,6 +106,8 @@ class AccountRunner(QObject):
         self.retry_reason = ""  # the last error that made the engine retry
         self.last_error: ErrorOccurred | None = None
         self.needs_password = False
+        self.sign_in_expired = False  # an OAuth account whose grant the server refused
+        self._tokens: OAuthTokens | None = None
         self._fixed_password = fixed_password
         self._engine_factory = engine_factory
         self._engine_kwargs = engine_kwargs or {}
@@ -124,8 +129,13 @@ class AccountRunner(QObject):
 
     @property
     def asks_password(self) -> bool:
-        """False when the password is fixed (the demo): a refusal cannot be fixed by asking."""
-        return self._fixed_password is None
+        """False when the password is fixed (the demo) or the account signs in with OAuth:
+        a refusal cannot be fixed by asking for a password."""
+        return self._fixed_password is None and not self.uses_oauth
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.account.oauth is not None and self.account.auth.upper() in BEARER_MECHANISMS
 
     @property
     def starting(self) -> bool:
@@ -271,6 +281,7 @@ class AccountRunner(QObject):
 
     def retry_now(self) -> None:
         self.needs_password = False
+        self.sign_in_expired = False
         if (engine := self._engine_or_start()) is not None:
             engine.retry_now()
 
@@ -278,6 +289,8 @@ class AccountRunner(QObject):
 
     def status_text(self) -> str:
         c = self.connection
+        if self.sign_in_expired:
+            return SIGN_IN_EXPIRED
         if self.needs_password:
             return "Needs the password"
         if c.state is ConnectionState.CONNECTED:
@@ -301,7 +314,7 @@ class AccountRunner(QObject):
         if s in (ConnectionState.CONNECTING, ConnectionState.RECONNECTING,
                  ConnectionState.COMMITTING):
             return "connecting"
-        if s is ConnectionState.FAILED or self.needs_password:
+        if s is ConnectionState.FAILED or self.needs_password or self.sign_in_expired:
             return "error"
         return "disconnected"
 
@@ -314,6 +327,7 @@ class AccountRunner(QObject):
             self.ever_connected = True
             self.last_error = None
             self.needs_password = False
+            self.sign_in_expired = False
             pw = self._save_on_connect
             self._save_on_connect = None
             if pw is not None and self.keychain is not None:
@@ -327,7 +341,9 @@ class AccountRunner(QObject):
             self.last_error = event
         else:
             self.retry_reason = event.message
-        if event.auth:
+        if event.auth and self.uses_oauth:
+            self.sign_in_expired = True  # never a retry loop: the user signs in again
+        elif event.auth:
             with self._pw_lock:
                 self._cached_password = None
                 self._skip_keychain = True
@@ -341,7 +357,12 @@ class AccountRunner(QObject):
 
     # --- the password (called by the engine on its worker thread) ---------------------
 
-    def _password(self) -> str:
+    def _password(self) -> str | TokenSource:
+        if self.uses_oauth:
+            with self._pw_lock:  # one source per runner: it keeps the access token in memory
+                if self._tokens is None:
+                    self._tokens = OAuthTokens.for_account(self.account)
+                return self._tokens
         if self._fixed_password is not None:
             return self._fixed_password
         with self._pw_lock:

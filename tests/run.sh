@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 
 # Dovecot (POP3 source; IMAP, LMTP and LDA delivery targets), mpopd (mpop: a POP3 peer that
 # counts LIST in LF form), procmail and mutt (MDA and mbox targets), the Secret Service, Xvfb,
-# desktop-file-utils (the .desktop file), and the shared libraries Qt's plugins load.
+# desktop-file-utils (the .desktop file), nodejs (the OAuth suite's provider, with npm), and
+# the shared libraries Qt's plugins load.
 packages=(python3-venv desktop-file-utils dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
           xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
           libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 openssl
-          dovecot-imapd dovecot-lmtpd procmail mutt mpop
+          dovecot-imapd dovecot-lmtpd procmail mutt mpop nodejs
           dunst trayer)  # tests/gui/desktop: a notification daemon and a tray host
 missing=()
 for p in "${packages[@]}"; do
@@ -48,6 +49,15 @@ fi
 py=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# The OAuth suite's authorization server: oidc-provider (npm), pinned by package-lock.json.
+# It needs Node 20 or later (Debian 12's own nodejs is 18; these machines carry 20).
+if command -v npm >/dev/null; then
+    (cd tests/support/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        echo "tests/run.sh: npm ci in tests/support/oidc failed; the OAuth suite skips"
+else
+    echo "tests/run.sh: no npm (Node.js 20); the OAuth suite skips"
+fi
 
 .venv/bin/ruff check core gui tests
 .venv/bin/mypy

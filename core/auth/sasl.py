@@ -1,7 +1,9 @@
-"""Authentication responses: the APOP digest (RFC 1939), SASL PLAIN / CRAM-MD5 / SCRAM-SHA-256.
+"""Authentication responses: the APOP digest (RFC 1939), SASL PLAIN / CRAM-MD5 /
+SCRAM-SHA-256, and the OAuth 2.0 bearer mechanisms XOAUTH2 and OAUTHBEARER (RFC 7628).
 
 Pure functions from credentials (and a server challenge) to the argument or line the
-client sends; the exchange itself is driven by :mod:`core.pop3.session`.
+client sends, plus the bearer retry rule; the exchange itself is driven by
+:mod:`core.pop3.session`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
+from collections.abc import Callable
+from typing import Final, Protocol
 
-from core.errors import RemoteProtocolError, SecurityError
+from core.errors import RemoteProtocolError, SecurityError, SignInRequired
+from core.text import sanitize
 
-__all__ = ["ScramSha256", "apop_digest", "cram_md5_response", "plain_initial_response"]
+__all__ = [
+    "BEARER_MECHANISMS",
+    "ScramSha256",
+    "TokenSource",
+    "apop_digest",
+    "bearer_abort",
+    "bearer_error",
+    "bearer_login",
+    "bearer_response",
+    "cram_md5_response",
+    "plain_initial_response",
+]
 
 
 def apop_digest(timestamp: str, password: str) -> str:
@@ -102,3 +119,74 @@ class ScramSha256:
         expected = "v=" + _b64(self._server_signature)
         if not self._server_signature or not hmac.compare_digest(server_final, expected):
             raise SecurityError("SCRAM: the server's signature is wrong (not the real server?)")
+
+
+# -- OAuth 2.0 bearer tokens -------------------------------------------------------------------
+
+BEARER_MECHANISMS: Final = ("XOAUTH2", "OAUTHBEARER")
+
+
+class TokenSource(Protocol):
+    """Where a bearer login gets its access token.
+
+    ``token()`` is the current one (fetched or refreshed as needed); ``renew()`` is called
+    after the server refused it and returns a fresh one, or raises SignInRequired when
+    nothing but a new sign-in can help.
+    """
+
+    def token(self) -> str: ...
+
+    def renew(self) -> str: ...
+
+
+def bearer_response(mechanism: str, user: str, token: str, host: str, port: int) -> str:
+    """The client's line for XOAUTH2 or OAUTHBEARER, base64.
+
+    XOAUTH2 (Google's, also Microsoft's): ``user=U^Aauth=Bearer T^A^A``. OAUTHBEARER
+    (RFC 7628 section 3.1): a GS2 header naming the user (``n,a=U,``), then ``host``,
+    ``port`` and ``auth`` key/value pairs, each ended by ^A, and a final ^A.
+    """
+    for name, value in (("user", user), ("token", token)):
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError(f"the {name} must not contain control characters")
+    if mechanism == "XOAUTH2":
+        raw = f"user={user}\x01auth=Bearer {token}\x01\x01"
+    elif mechanism == "OAUTHBEARER":
+        name = user.replace("=", "=3D").replace(",", "=2C")  # RFC 5801 saslname
+        raw = f"n,a={name},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01"
+    else:
+        raise ValueError(f"not a bearer mechanism: {mechanism}")
+    return _b64(raw.encode("utf-8"))
+
+
+def bearer_abort(mechanism: str) -> str:
+    """The line that ends an exchange after the server's error challenge: an empty line for
+    XOAUTH2, a single ^A ("AQ==") for OAUTHBEARER (RFC 7628 section 3.2.3)."""
+    return "AQ==" if mechanism == "OAUTHBEARER" else ""
+
+
+def bearer_error(challenge_b64: str) -> str:
+    """The reason in a failure challenge (base64 JSON, RFC 7628 section 3.2.2), as short
+    printable text. The server's text is untrusted: control characters go, length is cut."""
+    try:
+        doc = json.loads(base64.b64decode(challenge_b64.strip(), validate=True))
+    except (binascii.Error, ValueError):
+        return "the server refused the access token"
+    status = str(doc.get("status", "")) if isinstance(doc, dict) else ""
+    if not status:
+        return "the server refused the access token"
+    return f"the server refused the access token ({sanitize(status, 60)})"
+
+
+def bearer_login(attempt: Callable[[str], str | None], tokens: TokenSource) -> None:
+    """Log in with ``tokens``: on a refusal renew the token once and try once more.
+
+    ``attempt(token)`` runs one whole exchange and returns None on success or the server's
+    reason. A second refusal means the grant itself is gone: SignInRequired, never a loop.
+    """
+    reason = attempt(tokens.token())
+    if reason is None:
+        return
+    reason = attempt(tokens.renew())
+    if reason is not None:
+        raise SignInRequired(reason)

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.accounts import Account
+from core.auth.sasl import TokenSource
 from core.engine import marks
 from core.engine.api import EngineAPI, Listener, Stats
 from core.engine.events import (
@@ -53,7 +54,7 @@ from core.engine.events import (
     TranscriptLine,
 )
 from core.engine.intent import Intent, Wants
-from core.engine.lifecycle import Step
+from core.engine.lifecycle import ACTIVE, Step
 from core.engine.listing import read_list
 from core.engine.messages import NO_HEADERS, Message, MessageTable
 from core.engine.retry import RetryPolicy
@@ -114,7 +115,7 @@ class Engine:
         self,
         account: Account,
         *,
-        password: Callable[[], str],
+        password: Callable[[], str | TokenSource],
         listener: Listener,
         store: Store | None = None,
         retry: RetryPolicy | None = None,
@@ -577,9 +578,7 @@ class Engine:
         total = 0
         for uidl in w.queue:
             m = self._table.get(uidl)
-            if m is None or m.state not in (
-                MessageState.QUEUED, MessageState.STALLED, MessageState.DOWNLOADING
-            ):
+            if m is None or m.state not in ACTIVE:
                 continue
             if m.size > SMALL_MESSAGE or m.received:
                 if not batch:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from core.auth import sasl
 from core.errors import (
+    AuthenticationError,
     BodyOverrun,
     ConnectionLost,
     Desync,
@@ -260,10 +261,25 @@ class Session:
         self.capa()  # RFC 2595: capabilities may differ after TLS; forget the old ones
 
     def login(
-        self, user: str, password: str, *, method: str = "auto", allow_plaintext: bool = False
+        self,
+        user: str,
+        password: str | sasl.TokenSource,
+        *,
+        method: str = "auto",
+        allow_plaintext: bool = False,
     ) -> str:
-        """Authenticate; returns the method used. Refuses to send a password in the clear."""
+        """Authenticate; returns the method used. Refuses to send a secret in the clear.
+
+        ``password`` is a TokenSource for the bearer methods (xoauth2, oauthbearer), else text.
+        """
         method = self._choose(method, allow_plaintext)
+        if method.upper() in sasl.BEARER_MECHANISMS:
+            if isinstance(password, str):
+                raise LocalProtocolError(f"{method} needs a token source, not a password")
+            sasl.bearer_login(lambda token: self._bearer(method.upper(), user, token), password)
+            return method
+        if not isinstance(password, str):
+            raise LocalProtocolError(f"{method} needs a password, not a token source")
         if method == "apop":
             if not self.info.timestamp:
                 raise SecurityError("the server offers no APOP timestamp")
@@ -326,7 +342,39 @@ class Session:
             raise SecurityError(
                 f"refusing to send the password in the clear ({method.upper()} without TLS)"
             )
+        if method.upper() in sasl.BEARER_MECHANISMS and not (secure or allow_plaintext):
+            raise SecurityError(
+                f"refusing to send the access token in the clear ({method.upper()} without TLS)"
+            )
         return method
+
+    def _bearer(self, mechanism: str, user: str, token: str) -> str | None:
+        """One XOAUTH2/OAUTHBEARER exchange, always two-step (Outlook refuses the token on the
+        AUTH line). None on success, else the refusal's reason; a failure challenge is
+        answered so the exchange ends. Non-credential refusals ([IN-USE]...) are raised."""
+        command = Command("AUTH", (mechanism,))
+        self._send([command])
+        self._continuation(command)
+        host, port = self._transport.peer or ("", 0)
+        self._send_auth(sasl.bearer_response(mechanism, user, token, host, port), "<token>")
+        event = self._event()
+        reason = ""
+        if isinstance(event, protocol.Continuation):
+            self._note(False, "+ <error>")
+            reason = sasl.bearer_error(event.text)
+            self._send_auth(sasl.bearer_abort(mechanism), "<end of exchange>")
+            event = self._event()
+        if not isinstance(event, Status):
+            raise RemoteProtocolError(f"unexpected {event!r} during AUTH {mechanism}")
+        self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+        if event.ok:
+            if reason:
+                raise RemoteProtocolError(f"AUTH {mechanism}: +OK after an error challenge")
+            return None
+        error = replies.error_for(event, login_delay=self._login_delay())
+        if not isinstance(error, AuthenticationError):
+            raise error
+        return reason or f"the server refused the access token ({event.text[:60]})"
 
     def _continuation(self, command: Command) -> str:
         event = self._event()

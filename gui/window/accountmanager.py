@@ -16,12 +16,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from core.accounts import Account, AccountBook
+from core.auth.oauth import refresh_token_key
 from core.text import sanitize
 from gui import fmt
 from gui.demo import DEMO_PASSWORD, DemoService
 from gui.dialogs.accountdialog import AccountDialog
 from gui.host import Host
 from gui.keyring_access import KeychainAccess
+from gui.oauth import SignIn
 from gui.registry import RunnerRegistry
 from gui.runner import AccountRunner, EngineFactory
 from gui.tasks import BackgroundTask, serial
@@ -38,6 +40,7 @@ class AccountManager(QObject):
     """The account commands; the registry keeps the list of runners."""
 
     demoAvailable = Signal(bool)  # False while the demo runs or starts
+    signingIn = Signal(bool)  # a "Sign in again" waits for the browser
 
     def __init__(self, registry: RunnerRegistry, host: Host, book: AccountBook,
                  keychain: KeychainAccess, make_runner: MakeRunner,
@@ -143,6 +146,11 @@ class AccountManager(QObject):
                 self._keychain.delete_password(old_key)
             else:
                 self._keychain.move_password(old_key, account.key)
+            old_token, new_token = refresh_token_key(old_key), refresh_token_key(account.key)
+            if dialog.signed_in_now:  # the new sign-in is filed under the new key already
+                self._keychain.delete_password(old_token)
+            elif account.oauth is not None:
+                self._keychain.move_password(old_token, new_token)
         self._replace_runner(old, account, password)
 
     def _replace_runner(self, old: AccountRunner, account: Account, password: str | None) -> None:
@@ -170,6 +178,32 @@ class AccountManager(QObject):
             stopper.finished.connect(then)
         stopper.finished.connect(runner.deleteLater)
         stopper.start()
+
+    # ------------------------------------------------------------------ OAuth
+
+    @Slot()
+    def sign_in_again(self) -> None:
+        """The current account's grant was refused: the browser sign-in, then reconnect."""
+        runner = self._registry.current
+        if runner is None or not runner.uses_oauth:
+            return
+        sign_in = SignIn(runner.account, self)
+        self.signingIn.emit(True)
+
+        def failed(reason: str) -> None:
+            self.signingIn.emit(False)
+            sign_in.deleteLater()
+            self._host.report_error("Not signed in", f"{runner.name}: {reason}")
+
+        def succeeded() -> None:
+            self.signingIn.emit(False)
+            sign_in.deleteLater()
+            if runner in self._registry.runners():
+                runner.retry_now()
+
+        sign_in.succeeded.connect(succeeded)
+        sign_in.failed.connect(failed)
+        sign_in.start()
 
     # ------------------------------------------------------------------ remove
 
@@ -206,6 +240,8 @@ class AccountManager(QObject):
                                         f"{sanitize(str(exc))}")
 
             self._keychain.delete_password(key, on_error=not_deleted)
+            if runner.account.oauth is not None:
+                self._keychain.delete_password(refresh_token_key(key), on_error=not_deleted)
         else:
             self._stop_demo_later()
         self._stop(runner)

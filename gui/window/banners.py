@@ -9,7 +9,9 @@ moves the rows under the pointer (a second click lands where the first one did).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+import html
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -17,6 +19,7 @@ from core.engine.events import ConnectionState
 from core.text import sanitize
 from gui import fmt, icons
 from gui.models.totals import Totals
+from gui.oauth import SIGN_IN_EXPIRED
 from gui.runner import AccountRunner
 from gui.window.commands import messages
 
@@ -41,23 +44,35 @@ class Banner(QFrame):
 
 
 class ErrorBanner(Banner):
-    """Why the account cannot connect, with a Retry button."""
+    """Why the account cannot connect, with a Retry button; "Sign in again" instead when an
+    OAuth grant was refused (retrying cannot help there)."""
 
     def __init__(self) -> None:
         super().__init__("errorBanner", "#fdecea", "#b3261e")
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.retry = QPushButton("Retry")
+        self.sign_in = QPushButton("Sign in again")
+        self.sign_in.setObjectName("signInAgain")
+        self.sign_in.setToolTip("Open the provider's sign-in page in your browser")
         self.row.addWidget(self.label, 1)
         self.row.addWidget(self.retry)
+        self.row.addWidget(self.sign_in)
 
     def show_for(self, runner: AccountRunner | None) -> None:
         """Shown while the connection has failed for good or waits for a password."""
         err = runner.last_error if runner is not None else None
+        expired = runner is not None and runner.sign_in_expired
         show = runner is not None and err is not None and (
-            runner.connection.state is ConnectionState.FAILED or runner.needs_password)
+            runner.connection.state is ConnectionState.FAILED or runner.needs_password
+            or expired)
         if show and err is not None:
-            self.label.setText(sanitize(err.message))
+            text = sanitize(err.message)
+            self.label.setText(f"<b>{SIGN_IN_EXPIRED}.</b> {html.escape(text)}" if expired
+                               else text)
+        self.label.setTextFormat(Qt.TextFormat.RichText if expired else Qt.TextFormat.PlainText)
+        self.retry.setVisible(not expired)
+        self.sign_in.setVisible(expired)
         self.setVisible(bool(show))
 
 

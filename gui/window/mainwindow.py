@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
 
         self.error_banner = ErrorBanner()
         self.error_banner.retry.clicked.connect(self.acts.retry.trigger)
+        self.error_banner.sign_in.clicked.connect(self.accounts.sign_in_again)
+        self.accounts.signingIn.connect(lambda busy: self.error_banner.sign_in.setDisabled(busy))
         self.marks_banner = MarksBanner(self.acts.commit.toolTip(),
                                         self.acts.unmark_all.toolTip())
         self.marks_banner.commit.clicked.connect(self.acts.commit.trigger)

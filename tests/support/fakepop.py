@@ -1,31 +1,23 @@
-"""A small scriptable POP3 server for the engine's hostile and blocking-point tests.
+"""A small POP3 server that stops at a chosen point: the engine's blocking-point tests.
 
 Port 0, loopback only, one thread per connection; it records the commands it received
-and the messages it deleted (at QUIT, as RFC 1939 says). What it does wrong is chosen
-per test:
+and the messages it deleted (at QUIT, as RFC 1939 says). Misbehaving servers (cut
+bodies, unstuffed dots, odd sizes, refused offsets, slow STARTTLS) are
+tests/support/hostile.py's job; this one only waits where a client must not:
 
 - ``stall``: "accept" (never greet, for a TLS handshake that never starts), "greeting",
   "LIST" (after one line), "TOP", "RETR" (after ``stall_after`` octets of the body):
   stop sending and keep the socket open; ``reached`` is set when it gets there;
 - ``trickle``: "LIST" sends one listing line every 0.2 s, without end;
-- ``short``: message index -> octets actually sent before the terminator (a cut body);
-- ``unstuffed``: indices whose body goes out without dot-stuffing;
-- ``sizes``: LIST sizes to claim instead of the real ones;
-- ``uidls``: UIDLs to list instead of "u1", "u2" ...;
-- ``refuse_offset``: "RETR n offset" is answered with a plain -ERR (EXT-RETR listed);
-- ``capa``: extra CAPA lines ("EXT-RETR", "LOGIN-DELAY 1000000", "STLS" ...);
-- ``tls``: (certificate, key) for STLS, with ``tls_delay`` seconds before the handshake.
+- ``capa``: extra CAPA lines ("EXT-RETR" ...). Messages are "u1", "u2" ... by UIDL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import threading
-import time
 from collections.abc import Iterable
-from pathlib import Path
 
 __all__ = ["FakePop3"]
 
@@ -38,29 +30,14 @@ class FakePop3:
         stall: str | None = None,
         stall_after: int = 2000,
         trickle: str | None = None,
-        short: dict[int, int] | None = None,
-        unstuffed: Iterable[int] = (),
-        sizes: dict[int, int] | None = None,
-        uidls: list[str] | None = None,
-        refuse_offset: bool = False,
         capa: Iterable[str] = (),
-        login_delay_error: bool = False,
-        tls: tuple[Path, Path] | None = None,
-        tls_delay: float = 0.0,
     ) -> None:
         self.messages = [m if m.endswith(b"\r\n") else m + b"\r\n" for m in messages]
         self.stall = stall
         self.stall_after = stall_after
         self.trickle = trickle
-        self.short = short or {}
-        self.unstuffed = set(unstuffed)
-        self.sizes = sizes or {}
-        self.uidls = uidls or [f"u{i + 1}" for i in range(len(self.messages))]
-        self.refuse_offset = refuse_offset
+        self.uidls = [f"u{i + 1}" for i in range(len(self.messages))]
         self.capa = ["USER", "UIDL", "TOP", "PIPELINING", *capa]
-        self.login_delay_error = login_delay_error
-        self.tls = tls
-        self.tls_delay = tls_delay
         self.commands: list[str] = []
         self.deleted: list[str] = []
         self.sessions = 0
@@ -126,14 +103,6 @@ class FakePop3:
                     verb = words[0].upper() if words else ""
                     with self._lock:
                         self.commands.append(" ".join(words))
-                    if verb == "STLS" and self.tls is not None:
-                        conn.sendall(b"+OK begin TLS\r\n")
-                        time.sleep(self.tls_delay)
-                        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                        ctx.load_cert_chain(*self.tls)
-                        conn = ctx.wrap_socket(conn, server_side=True)
-                        reader = conn.makefile("rb")
-                        continue
                     if not self._answer(conn, verb, words[1:], marked):
                         return
         except OSError:
@@ -142,19 +111,15 @@ class FakePop3:
     def _answer(self, conn: socket.socket, verb: str, args: list[str], marked: set[int]) -> bool:
         out = conn.sendall
         if verb == "CAPA":
-            caps = list(self.capa) + (["STLS"] if self.tls else [])
-            out(b"+OK\r\n" + b"".join(c.encode() + b"\r\n" for c in caps) + b".\r\n")
+            out(b"+OK\r\n" + b"".join(c.encode() + b"\r\n" for c in self.capa) + b".\r\n")
         elif verb in ("USER", "NOOP", "RSET"):
             if verb == "RSET":
                 marked.clear()
             out(b"+OK\r\n")
         elif verb == "PASS":
-            if self.login_delay_error:
-                out(b"-ERR [LOGIN-DELAY] wait before logging in again\r\n")
-                return False
             out(b"+OK logged in\r\n")
         elif verb == "LIST":
-            lines = [b"%d %d\r\n" % (i + 1, self._size(i)) for i in range(len(self.messages))]
+            lines = [b"%d %d\r\n" % (i + 1, len(m)) for i, m in enumerate(self.messages)]
             out(b"+OK\r\n")
             if self.stall == "LIST":
                 out(lines[0])
@@ -195,21 +160,11 @@ class FakePop3:
             out(b"-ERR unknown command\r\n")
         return True
 
-    def _size(self, index: int) -> int:
-        return self.sizes.get(index, len(self.messages[index]))
-
     def _retr(self, conn: socket.socket, args: list[str]) -> bool:
         index = int(args[0]) - 1
         offset = int(args[1]) if len(args) > 1 else 0
-        if offset and self.refuse_offset:
-            conn.sendall(b"-ERR offsets are not supported\r\n")
-            return True
         body = self.messages[index][offset:]
-        if index in self.short:
-            body = body[: self.short[index]]
-            if not body.endswith(b"\r\n"):
-                body += b"\r\n"
-        wire = body if index in self.unstuffed else _stuff(body, leading=True)
+        wire = _stuff(body)
         conn.sendall(b"+OK %d octets\r\n" % len(body))
         if self.stall == "RETR":
             conn.sendall(wire[: self.stall_after])
@@ -219,8 +174,8 @@ class FakePop3:
         return True
 
 
-def _stuff(body: bytes, *, leading: bool = True) -> bytes:
+def _stuff(body: bytes) -> bytes:
     stuffed = body.replace(b"\r\n.", b"\r\n..")
-    if leading and stuffed.startswith(b"."):
+    if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     return stuffed

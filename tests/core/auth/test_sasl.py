@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from core.auth import sasl
 from core.auth.sasl import apop_digest, cram_md5_response, plain_initial_response
 from core.errors import RemoteProtocolError
 
@@ -65,3 +66,34 @@ def test_scram_refuses_a_server_that_cannot_prove_it_knows_the_password() -> Non
     scram.final(b64("r=abc123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
     with pytest.raises(SecurityError, match="signature"):
         scram.verify(b64("v=" + base64.b64encode(b"\0" * 32).decode()))
+
+
+def test_oauthbearer_matches_the_rfc_7628_example():
+    token = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="
+    line = sasl.bearer_response("OAUTHBEARER", "user@example.com", token,
+                                "server.example.com", 143)
+    assert base64.b64decode(line) == (
+        b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01"
+        b"auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+    )
+
+
+def test_xoauth2_is_user_and_bearer_separated_by_ctrl_a():
+    line = sasl.bearer_response("XOAUTH2", "someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBh",
+                                "pop.gmail.com", 995)
+    assert base64.b64decode(line) == (
+        b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBh\x01\x01"
+    )
+
+
+def test_a_bearer_line_refuses_control_characters():
+    with pytest.raises(ValueError, match="user"):
+        sasl.bearer_response("XOAUTH2", "a\x01b", "t", "h", 1)
+
+
+def test_the_failure_challenge_is_read_as_untrusted_text():
+    challenge = base64.b64encode(b'{"status":"invalid_token\\u001b[31m","scope":"x"}').decode()
+    assert sasl.bearer_error(challenge) == (
+        "the server refused the access token (invalid_token\\x1b[31m)")
+    assert sasl.bearer_error("not base64!") == "the server refused the access token"
+    assert sasl.bearer_abort("OAUTHBEARER") == "AQ==" and sasl.bearer_abort("XOAUTH2") == ""
