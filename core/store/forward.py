@@ -2,7 +2,7 @@
 
 :class:`TargetStore` is a :class:`core.store.local.Store` without a Maildir: partial
 downloads, marks and stored UIDLs live in the state directory exactly as before, and a
-complete message is handed to a :class:`core.store.targets.Delivery` (the target plus
+complete message is handed to a :class:`core.store.journal.Delivery` (the target plus
 its in-flight journal) instead of being renamed into ``new/``:
 
 - a large message is delivered whole from its partial file once it is complete; the
@@ -30,18 +30,17 @@ from core.auth.passwords import target_password
 from core.errors import DeliveryError, PasswordUnavailable, TargetUnavailable
 from core.explain import detail
 from core.net import TlsPolicy
+from core.store.journal import Delivery, journal_for
 from core.store.local import Store
 from core.store.partial import PartialDownload
 from core.store.state import StoredMessage
 from core.store.targets import (
-    Delivery,
     ImapSpec,
     MaildirSpec,
     Message,
     Receipt,
     Target,
     TargetSpec,
-    journal_for,
     open_target,
 )
 

@@ -49,15 +49,7 @@ from core.errors import (
     TemporaryDeliveryError,
 )
 from core.net import Security, TlsPolicy, Transport, connect
-from core.store.targets import (
-    ImapSpec,
-    Message,
-    MessageFacts,
-    Outcome,
-    Receipt,
-    Target,
-    shown,
-)
+from core.store.targets import ImapSpec, Message, MessageFacts, Outcome, Receipt, Target, shown
 
 __all__ = ["ImapReader", "ImapSession", "ImapTarget", "Response", "mailbox_name"]
 

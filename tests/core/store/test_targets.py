@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 
 from core.errors import TemporaryDeliveryError
+from core.store.journal import Delivery, journal_for
+from core.store.maildirtarget import MaildirTarget
 from core.store.targets import (
-    Delivery,
     ImapSpec,
     LmtpSpec,
     MaildirSpec,
-    MaildirTarget,
     MboxSpec,
     MdaSpec,
     Message,
     Receipt,
-    journal_for,
     parse_deliver,
     shown,
 )

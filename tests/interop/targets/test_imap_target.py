@@ -17,7 +17,8 @@ import pytest
 from core.errors import CertificateError, PermanentDeliveryError, TargetUnavailable
 from core.net import TlsPolicy
 from core.store.imap import ImapTarget
-from core.store.targets import Delivery, ImapSpec, Message, Receipt, journal_for, parse_deliver
+from core.store.journal import Delivery, journal_for
+from core.store.targets import ImapSpec, Message, Receipt, parse_deliver
 from tests.interop.targets.conftest import start_dovecot
 from tests.support.dovecot import Dovecot, User, make_messages
 from tests.support.proxy import CuttingProxy
@@ -95,7 +96,8 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from core.net import TlsPolicy
     from core.store.imap import ImapTarget
-    from core.store.targets import Delivery, Message, journal_for, parse_deliver
+    from core.store.targets import Message, parse_deliver
+    from core.store.journal import Delivery, journal_for
 
     url, password, cafile, state, count = sys.argv[1:6]
     target = ImapTarget(parse_deliver(url), password=lambda: password,
