@@ -11,8 +11,9 @@ from a file, knows neither LITERAL+ nor BINARY, and hides the APPENDUID code.
   (system store or ``--cafile``), AUTHENTICATE PLAIN (SASL-IR where offered) or LOGIN,
   then APPENDs.
 - :class:`ImapTarget` keeps one session per run and reconnects after a drop; a message
-  whose APPEND answer was lost is looked for (:meth:`ImapTarget.find`) before it is
-  appended again, after a pause (the server may still commit what it had received).
+  whose APPEND went out whole but whose answer was lost is looked for
+  (:meth:`ImapTarget.find`) before it is appended again; one cut short is appended again
+  at once (the server cannot have committed it).
 
 APPEND details (RFC 3501 6.3.11; RFC 7888 LITERAL+/LITERAL-; RFC 3516 BINARY; RFC 4315
 UIDPLUS): no flag list, so the message arrives unread; INTERNALDATE from the Date header
@@ -53,6 +54,8 @@ __all__ = ["ImapTarget"]
 WINDOW_MESSAGES = 64  # APPENDs sent before their answers are read
 WINDOW_OCTETS = 4 << 20
 RECONNECTS = 3
+SETTLE = 2.0  # at most this long after a drop for an APPEND sent whole to show up
+SETTLE_POLL = 0.1
 # Codes after which the same APPEND may well succeed later (RFC 5530).
 _TEMPORARY_CODES = {"UNAVAILABLE", "INUSE", "OVERQUOTA", "SERVERBUG", "LIMIT"}
 
@@ -103,6 +106,8 @@ class ImapTarget(Target):
         tls: TlsPolicy,
         timeout: float = 60.0,
         reconnect_delay: float = 2.0,
+        settle: float = SETTLE,
+        settled: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
         self.url = spec.url
@@ -111,6 +116,11 @@ class ImapTarget(Target):
         self.tls = tls
         self.timeout = timeout
         self.reconnect_delay = reconnect_delay
+        # After a drop: how long a message whose APPEND went out whole may take to show up
+        # (see _look_for), unless ``settled`` says when the server is done with the broken
+        # session (the tests read Dovecot's log for it).
+        self.settle = settle
+        self._settled = settled
         self._session: ImapSession | None = None
         self._uidvalidity = 0
         self._uidnext = 1
@@ -179,17 +189,16 @@ class ImapTarget(Target):
         return [hint for _ in messages]
 
     def deliver_many(self, messages: Sequence[Message], hints: Sequence[str]) -> list[Outcome]:
-        """APPEND each message; after a drop, reconnect, look for the messages whose answer
-        was lost, and append only those not found."""
+        """APPEND each message; after a drop, reconnect, look for the messages whose APPEND
+        went out whole but whose answer was lost, and append only those not found."""
         outcomes: list[Outcome | None] = [None] * len(messages)
-        sent: set[int] = set()  # an APPEND went out (whole or in part); answer unknown
+        sent: set[int] = set()  # an APPEND went out whole (final CRLF written); answer unknown
         lost: ConnectionLost | None = None
         for attempt in range(RECONNECTS + 1):
             try:
-                for i in sorted(sent):
-                    if outcomes[i] is None:
-                        outcomes[i] = self.find(messages[i], hints[i])
-                    sent.discard(i)
+                if sent:
+                    self._look_for(messages, hints, sorted(sent), outcomes)
+                    sent.clear()
                 todo = [i for i in range(len(messages)) if outcomes[i] is None]
                 self._append_all(messages, todo, outcomes, sent)
                 break
@@ -197,10 +206,6 @@ class ImapTarget(Target):
                 lost = exc
                 self._drop()
                 sent = {i for i in sent if outcomes[i] is None}
-                # The server may still be working through APPENDs it had received when
-                # the link died (its process outlives the connection for a moment):
-                # look only after that has settled, or a late commit looks like a loss.
-                time.sleep(self.reconnect_delay)
                 if attempt == RECONNECTS:
                     for i, outcome in enumerate(outcomes):
                         if outcome is None:
@@ -208,6 +213,35 @@ class ImapTarget(Target):
                                 self.url, f"connection lost: {lost}"
                             )
         return [o for o in outcomes if o is not None]
+
+    def _look_for(self, messages: Sequence[Message], hints: Sequence[str],
+                  indices: list[int], outcomes: list[Outcome | None]) -> None:
+        """Find the messages whose APPEND went out whole before the link broke.
+
+        The server may still be committing them: the broken session's process outlives
+        the link, and IMAP cannot tell a client when it is done. So: with ``settled``,
+        wait for that (a positive signal) and look once. Otherwise look at once (found:
+        no wait at all); while some are missing, look again each time the mailbox's
+        UIDNEXT moves, for at most ``settle`` seconds. A message whose APPEND was cut
+        short is never in this list: the server cannot have committed it."""
+        if self._settled is not None:
+            self._settled()
+        session = self._connected()
+        deadline = time.monotonic() + (0.0 if self._settled is not None else self.settle)
+        missing = indices
+        uidnext = session.status()[1]
+        while True:
+            for i in missing:
+                outcomes[i] = self.find(messages[i], hints[i])
+            missing = [i for i in missing if outcomes[i] is None]
+            while missing and time.monotonic() < deadline:
+                now = session.status()[1]
+                if now != uidnext:
+                    uidnext = now
+                    break  # something was committed since the last look: look again
+                time.sleep(SETTLE_POLL)
+            else:
+                return
 
     def _append_all(
         self,
@@ -235,8 +269,8 @@ class ImapTarget(Target):
                 singly.append(i)
         grouped = [i for i in todo if outcomes[i] is None and i not in singly]
         for group in _windows(grouped, facts):
-            sent.update(group)
             tag = session.send_multiappend([(messages[i], facts[i]) for i in group])
+            sent.update(group)
             done = session.result(tag)
             if done.status == "OK":
                 for i, receipt in zip(group, self._receipts(done, len(group)), strict=True):
@@ -258,11 +292,11 @@ class ImapTarget(Target):
         pending: list[tuple[int, bytes]] = []
         octets = 0
         for i in todo:
-            sent.add(i)
             answer = session.send_append(messages[i], facts[i])
             if isinstance(answer, Response):  # refused before the literal
                 outcomes[i] = self._outcome(answer)
                 continue
+            sent.add(i)
             pending.append((i, answer))
             octets += facts[i].crlf_size
             if len(pending) >= WINDOW_MESSAGES or octets >= WINDOW_OCTETS:

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,14 @@ def spec_for(dovecot: Dovecot, user: User, *, tls: bool, port: int | None = None
     return parsed
 
 
-def target_for(dovecot: Dovecot, user: User, *, tls: bool, port: int | None = None) -> ImapTarget:
+def target_for(dovecot: Dovecot, user: User, *, tls: bool, port: int | None = None,
+               settled: Callable[[], None] | None = None) -> ImapTarget:
     return ImapTarget(
         spec_for(dovecot, user, tls=tls, port=port),
         password=lambda: user.password,
         tls=TlsPolicy(cafile=str(dovecot.ca_pem)),
         timeout=20.0,
+        settled=settled,
     )
 
 
@@ -158,6 +161,11 @@ def single_append_dovecot() -> Iterator[Dovecot]:
         server.stop()
 
 
+def disconnects(server: Dovecot, user: User) -> list[str]:
+    """Dovecot's log lines of the user's IMAP sessions that have ended."""
+    return [line for line in server.log_lines(f"imap({user.name})") if "Disconnected" in line]
+
+
 @pytest.mark.parametrize("appends", ["multiappend", "single"])
 def test_a_dropped_link_reconnects_and_nothing_is_appended_twice(
     dovecot_targets: Dovecot,
@@ -171,8 +179,18 @@ def test_a_dropped_link_reconnects_and_nothing_is_appended_twice(
     batch = items(150, "drop")
     # The first connection is reset once the client has sent 20,000 octets: after TLS
     # and login, in the middle of the uploads (some answered, some lost, one cut short).
+    # Before looking for the lost ones the target waits for Dovecot's own word that the
+    # broken session is over (its log), not for a time: no late commit can follow.
+    before = len(disconnects(server, user))
+
+    def settled() -> None:
+        deadline = time.monotonic() + 30
+        while len(disconnects(server, user)) <= before:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+
     with CuttingProxy(("127.0.0.1", server.imaps_port), up_cuts=[20_000]) as proxy:
-        target = target_for(server, user, tls=True, port=proxy.address[1])
+        target = target_for(server, user, tls=True, port=proxy.address[1], settled=settled)
         delivery = Delivery(target, journal_for(tmp_path))
         outcomes = delivery.deliver_many(batch)
         session = target._session
