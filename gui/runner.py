@@ -30,6 +30,7 @@ from core.engine.events import (
 )
 from core.errors import AuthenticationError
 from core.store.catalog import StoredEntry, read_catalog
+from core.store.forward import keychain_target_password, open_account_store
 from core.text import sanitize
 from gui import icons
 from gui.bridge import EngineBridge
@@ -42,13 +43,8 @@ EngineFactory = Callable[..., EngineAPI]
 
 
 def default_engine_factory(account: Account, **kwargs: Any) -> EngineAPI:
-    """The engine, with the store the account's "Deliver to" names (opened here, on the
-    runner's background thread)."""
     from core.engine.coordinator import Engine
-    from core.store.forward import open_account_store
 
-    if "store" not in kwargs:
-        kwargs["store"] = open_account_store(account, account.state_dir())
     return Engine(account, **kwargs)
 
 
@@ -113,6 +109,7 @@ class AccountRunner(QObject):
         self._engine_kwargs = engine_kwargs or {}
         self._pw_lock = threading.Lock()
         self._cached_password: str | None = None
+        self._target_typed: str | None = None
         self._skip_keychain = False
         self._save_on_connect: str | None = None
         self._open_requests: list[PasswordRequest] = []
@@ -189,6 +186,10 @@ class AccountRunner(QObject):
         kwargs = dict(self._engine_kwargs)
 
         def create() -> EngineAPI:
+            if account.deliver is not None and "store" not in kwargs:
+                # The store the account's "Deliver to" names, opened here off the GUI thread.
+                kwargs["store"] = open_account_store(account, account.state_dir(),
+                                                     password=self._target_secret)
             engine = self._engine_factory(
                 account, password=self._password, listener=self.bridge.listener, **kwargs
             )
@@ -431,3 +432,18 @@ class AccountRunner(QObject):
         with self._pw_lock:
             self._cached_password = password or None
             self._skip_keychain = False
+
+    def set_target_password(self, password: str) -> None:
+        """The IMAP target's password typed in the account dialog: used as it is, so the
+        target logs in also before the keychain has saved it, or with no keychain."""
+        with self._pw_lock:
+            self._target_typed = password or None
+
+    def _target_secret(self) -> str:
+        """The IMAP target's password, asked for by its first login (the engine's writer
+        thread): the one typed in the dialog, else the keychain's."""
+        with self._pw_lock:
+            typed = self._target_typed
+        if typed is not None:
+            return typed
+        return keychain_target_password(self.account.target())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ from core.store.targets import (
 if TYPE_CHECKING:
     from core.accounts import Account
 
-__all__ = ["TargetStore", "open_account_store", "open_store"]
+__all__ = ["TargetStore", "keychain_target_password", "open_account_store", "open_store"]
 
 
 class TargetStore(Store):
@@ -169,23 +170,31 @@ def open_store(
     return TargetStore(target, state_dir)
 
 
-def open_account_store(account: Account, state_dir: Path, *, timeout: float = 60.0) -> Store:
+def open_account_store(
+    account: Account,
+    state_dir: Path,
+    *,
+    timeout: float = 60.0,
+    password: Callable[[], str] | None = None,
+) -> Store:
     """The store an account's "Deliver to" names (:meth:`Account.target`). An IMAP
-    target's password comes from the keychain when it logs in (on the engine's writer
-    thread, never the app's GUI thread); none there stops delivery for this run."""
+    target's password is asked for when it logs in (on the engine's writer thread, never
+    the app's GUI thread): ``password``, else the keychain (:func:`keychain_target_password`)."""
     spec = account.target()
-    password = _keychain_password(spec) if isinstance(spec, ImapSpec) else None
+    if isinstance(spec, ImapSpec) and password is None:
+        password = partial(keychain_target_password, spec)
     # The account's CA file applies to every server the account talks to; its pinned
     # certificate is the POP3 server's alone.
     return open_store(spec, state_dir, password=password,
                       tls=TlsPolicy(cafile=account.cafile), timeout=timeout)
 
 
-def _keychain_password(spec: ImapSpec) -> Callable[[], str]:
-    def password() -> str:
-        try:
-            return target_password(spec)
-        except PasswordUnavailable as exc:
-            raise TargetUnavailable(spec.url, detail(exc)) from None
-
-    return password
+def keychain_target_password(spec: TargetSpec) -> str:
+    """The IMAP target's keychain entry; none there (or no keychain) stops delivery for
+    this run with words saying where to put it."""
+    if not isinstance(spec, ImapSpec):
+        raise ValueError(f"{spec}: only an IMAP target has a password")
+    try:
+        return target_password(spec)
+    except PasswordUnavailable as exc:
+        raise TargetUnavailable(spec.url, detail(exc)) from None
