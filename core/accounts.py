@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.engine.retention import Rule
 from core.net import Security, TlsPolicy, normalize_fingerprint
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
 APP_NAME = "popfetch"
 AUTH_METHODS = ("auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-256")
 FILE_VERSION = 1
+DEFAULT_CHECK_EVERY = 600.0  # 10 minutes: Gmail asks for no less
 _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
@@ -116,6 +118,18 @@ class Account:
     allow_plaintext: bool = False
     auth: str = "auto"  # one of AUTH_METHODS
     delete_after_fetch: bool = False
+    # Run for the password instead of the keychain (its first output line); a command,
+    # never a secret: ``popfetch accounts add --password-command``.
+    password_command: str | None = None
+    # Unattended checks: every ``check_every`` seconds (None: only when asked), new mail
+    # downloaded by itself or only listed, the leave-on-server rule (a retention.Rule
+    # value; "when-stored" is what ``delete_after_fetch`` says, kept in step with it),
+    # and messages over ``max_size`` octets only listed, fetched when asked.
+    check_every: float | None = DEFAULT_CHECK_EVERY
+    auto_download: bool = False
+    leave_on_server: str = Rule.KEEP.value
+    delete_after_days: int = 14
+    max_size: int | None = None
 
     def __post_init__(self) -> None:
         self.security = Security(self.security)
@@ -134,10 +148,30 @@ class Account:
             _check_text("cafile", self.cafile)
         if self.pinned_sha256 is not None:
             self.pinned_sha256 = normalize_fingerprint(self.pinned_sha256)
+        if self.password_command is not None:
+            _check_text("password_command", self.password_command)
         _check_text("auth", self.auth)
         self.auth = self.auth.lower()
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown auth method {self.auth!r}; one of {', '.join(AUTH_METHODS)}")
+        self._check_unattended()
+
+    def _check_unattended(self) -> None:
+        if self.check_every is not None and not (
+            isinstance(self.check_every, int | float) and self.check_every > 0
+        ):
+            raise ValueError(f"check interval must be above 0 seconds: {self.check_every!r}")
+        rule = Rule(self.leave_on_server)  # ValueError names the bad value
+        if self.delete_after_fetch and rule is Rule.KEEP:
+            rule = Rule.WHEN_STORED  # an account file from before the rules existed
+        self.leave_on_server = rule.value
+        self.delete_after_fetch = rule is Rule.WHEN_STORED
+        if isinstance(self.delete_after_days, bool) or not isinstance(self.delete_after_days, int) \
+                or self.delete_after_days < 0:
+            raise ValueError(f"days must be 0 or more: {self.delete_after_days!r}")
+        if self.max_size is not None and (isinstance(self.max_size, bool) or not isinstance(
+                self.max_size, int) or self.max_size <= 0):
+            raise ValueError(f"size limit must be above 0 octets: {self.max_size!r}")
 
     @property
     def key(self) -> str:

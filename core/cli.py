@@ -1,7 +1,9 @@
 """The headless command line: ``popfetch fetch`` and ``popfetch demo-server``. No Qt here.
 
-Exit status of ``fetch``: 0 all done, 1 some messages failed, 2 usage, connection or
-authentication error. It ends with one summary line.
+Exit status of ``fetch``: 0 all done, 1 some messages failed (or were left on the server:
+a suspect copy, a duplicate UIDL), 2 usage, connection or authentication error, or an
+interrupt (SIGTERM/SIGINT: the engine stops within a second, partials are kept). Every
+session ends with QUIT; it ends with one summary line.
 """
 
 from __future__ import annotations
@@ -14,64 +16,144 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from core import __version__
+from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
 from core.engine.events import (
     CommitFinished,
+    ConnectionChanged,
+    ConnectionState,
     ErrorOccurred,
     Event,
     MessageState,
     MessageStateChanged,
     Progress,
 )
-from core.errors import KeychainUnavailable
+from core.errors import KeychainUnavailable, PopError
 from core.net import Security
+from core.text import sanitize
+from core.units import parse_duration, parse_size
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
     pass
 
 
+def _units(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type from a units parser: its ValueError becomes a usage error."""
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+FETCH_EPILOG = """\
+password: --password-command (the first line it prints), else the environment variable
+POPFETCH_PASSWORD, else the keychain (service "popfetch", user USER@HOST:PORT), else a
+prompt on a terminal; with none of them, fetch stops with an error.
+
+exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
+error. The last line printed sums up messages and bytes fetched, resumed and deleted.
+"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Epilogs as written; an option's default named after its help when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count (0, 1, 2 ...): {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popfetch", description="POP3 mail fetcher")
+    fmt = _Help
+    parser = argparse.ArgumentParser(
+        prog="popfetch",
+        description="POP3 mail fetcher, headless: fetch mail into a Maildir, or serve one.",
+        formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"popfetch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fetch = sub.add_parser("fetch", help="download new mail into a Maildir, headless")
-    fetch.add_argument("--host", required=True)
-    fetch.add_argument("--port", type=int)
+    fetch = sub.add_parser(
+        "fetch", help="download new mail into a Maildir, headless", formatter_class=fmt,
+        description="Download every message whose UIDL is not stored yet into a Maildir,\n"
+                    "resuming partial downloads and reconnecting after drops.",
+        epilog=FETCH_EPILOG)
+    # --host, --user and --maildir name the server, unless --account / --all take it from
+    # the accounts file; then every flag given overrides that account's stored setting.
+    fetch.add_argument("--host", help="the POP3 server's host name")
+    fetch.add_argument("--port", type=int,
+                       help="the server's port (default: 995 for tls, 110 otherwise)")
     fetch.add_argument(
-        "--security", choices=[s.value for s in Security], default=Security.TLS.value
+        "--security", choices=[s.value for s in Security],
+        help="tls: TLS from the start (the default); starttls: upgrade with STLS; "
+             "none: clear text"
     )
-    fetch.add_argument("--user", required=True)
-    fetch.add_argument("--maildir", required=True, type=Path)
+    fetch.add_argument("--user", help="the user name on the server")
+    fetch.add_argument("--maildir", type=Path,
+                       help="the Maildir to store into (created if missing)")
+    chosen = fetch.add_mutually_exclusive_group()
+    chosen.add_argument("--account", action="append", metavar="NAME",
+                        help="an account from `popfetch accounts add` or the app (repeatable)")
+    chosen.add_argument("--all", action="store_true", help="every configured account")
+    fetch.add_argument("--max-size", type=_units(parse_size), metavar="SIZE",
+                       help="skip larger messages (500k, 5M, or octets)")
+    fetch.add_argument("--every", type=_units(parse_duration), metavar="DURATION",
+                       help="keep running, checking on this schedule (30s, 10m, 1h)")
     fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
     fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
-    fetch.add_argument("--auth", default="auto", choices=AUTH_METHODS)
+    fetch.add_argument("--auth", choices=AUTH_METHODS,
+                       help="sign-in method; auto (the default) picks the safest the server "
+                            "offers")
     fetch.add_argument("--allow-plaintext", action="store_true",
                        help="allow USER/PASS or AUTH PLAIN without TLS")
     keep = fetch.add_mutually_exclusive_group()
     keep.add_argument("--keep", action="store_true", help="leave mail on the server (default)")
     keep.add_argument("--delete", action="store_true",
                       help="delete what is stored, committed with QUIT")
-    fetch.add_argument("--state-dir", type=Path)
-    fetch.add_argument("--max-retries", type=int, default=5,
+    fetch.add_argument("--state-dir", type=Path,
+                       help="where partial downloads and stored UIDLs are kept (default: "
+                            "under $XDG_STATE_HOME/popfetch, one directory per account)")
+    fetch.add_argument("--max-retries", type=_count, default=5,
                        help="give up after this many failures in a row")
-    fetch.add_argument("--retry-delay", type=float, default=1.0,
+    # Durations, never 0, negative, "nan" or "inf": a NaN timeout crashed, an inf delay hung.
+    fetch.add_argument("--retry-delay", type=_units(parse_duration), default=1.0,
                        help="first reconnect delay in seconds (doubles, with jitter)")
-    fetch.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds")
-    fetch.add_argument("--quiet", "-q", action="store_true")
+    fetch.add_argument("--timeout", type=_units(parse_duration), default=60.0,
+                       help="connect, TLS handshake and read timeout in seconds")
+    fetch.add_argument("--discard-partials", action="store_true",
+                       help="forget partly downloaded messages first (fetch them whole)")
+    fetch.add_argument("--quiet", "-q", action="store_true",
+                       help="print only errors and the summary line")
 
-    demo = sub.add_parser("demo-server", help="serve a Maildir over POP3 on loopback")
-    demo.add_argument("--port", type=int, default=0)
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--maildir", required=True, type=Path)
+    accountscli.register(sub)
+
+    demo = sub.add_parser(
+        "demo-server", help="serve a Maildir over POP3 on loopback", formatter_class=fmt,
+        description="A POP3 server with EXT-RETR, throttling and fault injection, for trying\n"
+                    "popfetch and for tests. It prints its address, user and password.")
+    demo.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--maildir", required=True, type=Path, help="the Maildir to serve")
     demo.add_argument("--rate", type=float, help="throttle to this many bytes/s per connection")
     demo.add_argument("--no-ext-retr", action="store_true", help="do not offer RETR offsets")
     demo.add_argument("--drop-every", type=int, metavar="BYTES",
@@ -80,8 +162,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="drop the connection once, when the body bytes sent reach each position")
     demo.add_argument("--random-drop", type=float, default=0.0, metavar="P",
                       help="chance that a RETR is cut at a random point (a flaky link)")
-    demo.add_argument("--user", default="demo")
-    demo.add_argument("--password", default="demo")
+    demo.add_argument("--user", default="demo", help="the user name the server accepts")
+    demo.add_argument("--password", default="demo", help="the password the server accepts")
     demo.add_argument("--sample", action="store_true",
                       help="fill an empty Maildir with the demo mailbox first")
     return parser
@@ -90,13 +172,7 @@ def _parser() -> argparse.ArgumentParser:
 def resolve_password(account: Account, command: str | None) -> str:
     """--password-command, POPFETCH_PASSWORD, the keychain, a terminal prompt: first wins."""
     if command:
-        try:
-            out = subprocess.run(
-                shlex.split(command), capture_output=True, text=True, timeout=60, check=True
-            ).stdout
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise UsageError(f"--password-command failed: {exc}") from None
-        return out.splitlines()[0] if out else ""
+        return _password_from(command)
     env = os.environ.get("POPFETCH_PASSWORD")
     if env is not None:
         return env
@@ -116,6 +192,30 @@ def resolve_password(account: Account, command: str | None) -> str:
     )
 
 
+def _password_from(command: str) -> str:
+    """The first line of the command's output, split at "\n" only ("\r\n" tolerated): a
+    password may hold any other character, even those str.splitlines breaks at."""
+    try:
+        out = subprocess.run(
+            shlex.split(command), capture_output=True, timeout=60, check=True
+        ).stdout
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"--password-command failed: {sanitize(str(exc))}") from None
+    line = out.split(b"\n", 1)[0]
+    line = line[:-1] if line.endswith(b"\r") else line
+    if not line:
+        raise UsageError("--password-command printed no password (its first line is empty)")
+    try:
+        return line.decode()
+    except UnicodeDecodeError:
+        raise UsageError("--password-command printed a password that is not UTF-8") from None
+
+
+def _say(text: str) -> str:
+    """A line for the terminal: whatever came from a server is escaped and cut."""
+    return sanitize(text, 500)
+
+
 class _Reporter:
     """Prints progress on a terminal and one line per problem; counts for the summary."""
 
@@ -125,8 +225,15 @@ class _Reporter:
         self.failed: dict[str, str] = {}
         self.commit: CommitFinished | None = None
         self.fatal: ErrorOccurred | None = None
-        self.done = threading.Event()
+        self.done = threading.Event()  # CommitFinished arrived
+        self.ended = threading.Event()  # the session ended (or the account stopped)
         self._lock = threading.Lock()
+
+    def wait_until(self, event: threading.Event, interrupted: threading.Event) -> None:
+        """Until ``event``, a fatal error or an interrupt (the engine reports either)."""
+        while not event.wait(0.2):
+            if self.fatal is not None or interrupted.is_set():
+                return
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -138,40 +245,46 @@ class _Reporter:
             if self.tty and not self.quiet and event.total:
                 pct = 100 * event.received / event.total
                 rate = event.rate / 1e6
-                out.write(f"\r  {event.uidl[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
+                out.write(f"\r  {_say(event.uidl)[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
                 out.flush()
         elif isinstance(event, MessageStateChanged):
             if event.state is MessageState.FAILED:
                 self.failed[event.uidl] = event.detail
-                out.write(f"\npopfetch: {event.uidl}: {event.detail}\n")
+                out.write(f"\npopfetch: {_say(f'{event.uidl}: {event.detail}')}\n")
             elif event.state is MessageState.STORED:
                 self.failed.pop(event.uidl, None)
                 if self.tty and not self.quiet:
-                    out.write(f"\r  {event.uidl[:30]:30} stored{' ' * 20}\n")
+                    out.write(f"\r  {_say(event.uidl)[:30]:30} stored{' ' * 20}\n")
         elif isinstance(event, ErrorOccurred):
             if event.fatal:
                 self.fatal = event
-            if not self.quiet or event.fatal:
-                out.write(f"popfetch: {event.message}\n")
+            if not self.quiet or event.fatal or event.left_on_server:
+                out.write(f"popfetch: {_say(event.message)}\n")
         elif isinstance(event, CommitFinished):
             self.commit = event
             self.done.set()
+        elif isinstance(event, ConnectionChanged) and event.state in (
+            ConnectionState.DISCONNECTED, ConnectionState.FAILED
+        ):
+            self.ended.set()
 
 
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
     from core.store.local import Store
 
-    security = Security(args.security)
-    port = args.port or (995 if security is Security.TLS else 110)
-    account = Account(
-        host=args.host, port=port, security=security, user=args.user,
-        maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
-        allow_plaintext=args.allow_plaintext, auth=args.auth, delete_after_fetch=args.delete,
-    )
-    password = resolve_password(account, args.password_command)
-    state_dir = args.state_dir or account.state_dir()
-    store = Store(args.maildir, state_dir)
+    if args.account or args.all or args.every or args.max_size:
+        return _fetch_accounts(args)
+    account = _account_from_flags(args)
+    try:
+        password = resolve_password(account, args.password_command)
+        store = Store(args.maildir, args.state_dir or account.state_dir())
+    except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
+        raise UsageError(str(exc)) from None
+    if args.discard_partials:
+        dropped = store.discard_partials()
+        if dropped and not args.quiet:
+            print(f"popfetch: discarded {dropped} partial download(s)", file=sys.stderr)
     reporter = _Reporter(args.quiet)
     engine = Engine(
         account,
@@ -182,6 +295,7 @@ def _fetch(args: argparse.Namespace) -> int:
         auto_download=True,
         delete_after_fetch=args.delete,
         read_timeout=args.timeout,
+        connect_timeout=args.timeout,
         transcript=False,
         list_headers=False,
     )
@@ -189,36 +303,100 @@ def _fetch(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         interrupted.set()
-        engine.shutdown(timeout=0)
+        engine.shutdown(timeout=0)  # aborts any connection; the worker ends within a second
 
     old = signal.signal(signal.SIGINT, on_signal)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         engine.start()
         engine.wait_idle()
-        if args.delete and reporter.fatal is None and not interrupted.is_set():
-            engine.commit()
-            while not reporter.done.wait(0.2):
-                if reporter.fatal is not None or interrupted.is_set():
-                    break
+        if reporter.fatal is None and not interrupted.is_set():
+            if args.delete:
+                engine.commit()
+                reporter.wait_until(reporter.done, interrupted)
+            else:
+                reporter.ended.clear()
+                engine.disconnect()  # QUIT ends the session (RSET first if marks went out)
+                reporter.wait_until(reporter.ended, interrupted)
     finally:
         engine.shutdown(timeout=10)
         signal.signal(signal.SIGINT, old)
         signal.signal(signal.SIGTERM, old_term)
     s = engine.stats
     deleted = reporter.commit.deleted if reporter.commit else frozenset()
+    if reporter.fatal is not None and not (s.fetched or deleted or reporter.failed):
+        return EXIT_ERROR  # the error line says it all; "0 messages fetched" would mislead
     print(
         f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
         f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
+        + (f", {s.suspect} suspect copies kept" if s.suspect else "")
+        + (f", {s.skipped} left on the server" if s.skipped else "")
         + (f", {s.reconnects} reconnects" if s.reconnects else "")
         + (f", {s.received_bytes - s.fetched_bytes} octets sent again"
            if s.received_bytes > s.fetched_bytes else "")
     )
-    if reporter.fatal is not None or interrupted.is_set():
+    if interrupted.is_set():
+        print("popfetch: interrupted; partial downloads are kept for the next run",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if reporter.fatal is not None:
         return EXIT_ERROR
     if args.delete and (reporter.commit is None or not reporter.commit.ok):
         return EXIT_ERROR
-    return EXIT_SOME_FAILED if reporter.failed else EXIT_OK
+    return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
+
+
+def _account_from_flags(args: argparse.Namespace) -> Account:
+    if not (args.host and args.user and args.maildir):
+        raise UsageError("fetch needs --host, --user and --maildir, or --account NAME, or --all")
+    security = Security(args.security or Security.TLS.value)
+    port = args.port or (995 if security is Security.TLS else 110)
+    try:
+        account = Account(
+            host=args.host, port=port, security=security, user=args.user,
+            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
+            delete_after_fetch=args.delete,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.cafile and not Path(args.cafile).is_file():
+        raise UsageError(f"--cafile {args.cafile}: no such file")
+    return account
+
+
+def _fetch_accounts(args: argparse.Namespace) -> int:
+    """--account / --all, --max-size, --every: :mod:`core.headless` runs the checks."""
+    from core.engine.coordinator import RetryPolicy
+    from core.engine.retention import Retention, Rule
+    from core.headless import Fetcher, FetchOptions
+
+    if args.account or args.all:
+        try:
+            accounts = accountscli.chosen_accounts(args)
+        except (accountscli.AccountsError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        accounts = [_account_from_flags(args)]
+    if args.state_dir and len(accounts) > 1:
+        raise UsageError("--state-dir names one account's state: give one --account")
+    pairs = [(a, resolve_password(a, args.password_command or a.password_command))
+             for a in accounts]
+    retention = (Retention(Rule.WHEN_STORED) if args.delete
+                 else Retention() if args.keep else None)
+    options = FetchOptions(
+        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
+        quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
+    )
+    fetcher = Fetcher(pairs, options)
+    old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())
+    old_term = signal.signal(signal.SIGTERM, lambda *_: fetcher.stop())
+    try:
+        return fetcher.every(args.every) if args.every else fetcher.once()
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def _demo_server(args: argparse.Namespace) -> int:
@@ -238,7 +416,8 @@ def _demo_server(args: argparse.Namespace) -> int:
                       random_drop=args.random_drop),
     )
     host, port = server.start()
-    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}", flush=True)
+    print(f"popfetch demo-server: POP3 on {host}:{port}, user {args.user!r}, "
+          f"password {args.password!r}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -260,9 +439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "accounts":
+            return accountscli.run(args)
         return _demo_server(args)
     except UsageError as exc:
-        print(f"popfetch: {exc}", file=sys.stderr)
+        print(f"popfetch: {_say(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.text import sanitize
+
 
 class PopError(Exception):
-    """Base of every error popfetch raises on purpose."""
+    """Base of every error popfetch raises on purpose.
+
+    ``str()`` gives plain words first and the protocol detail second (core.explain), so every
+    place that shows an error (events, CLI, dialogs) says the same thing, sanitized."""
 
     retryable: bool = False
+
+    def __str__(self) -> str:
+        from core.explain import explain  # explain reads the classes of this module
+
+        return explain(self)
 
 
 class LocalProtocolError(PopError):
@@ -37,6 +47,13 @@ class Desync(RemoteProtocolError):
     (DESIGN rule 13). Drop the connection; the next session starts clean."""
 
 
+class TlsGreeting(RemoteProtocolError):
+    """The first octets are a TLS record, not a greeting: the port expects implicit TLS.
+    Retrying cannot help; the user must change the security setting."""
+
+    retryable = False
+
+
 class ConnectionLost(PopError, ConnectionError):
     """The TCP/TLS link broke (reset, EOF, timeout). Nothing is deleted; reconnect."""
 
@@ -47,15 +64,26 @@ class ReadTimeout(ConnectionLost, TimeoutError):
     """No byte arrived within the read timeout: a dead link is treated as a drop."""
 
 
+class NoGreeting(ReadTimeout):
+    """The server accepted the connection but never greeted within the read timeout: almost
+    always a TLS port met in plaintext (it waits for our handshake). Not retried: waiting
+    again cannot help, the security setting must change."""
+
+    retryable = False
+
+
 class ServerError(PopError):
-    """A -ERR reply. ``code`` is the RFC 2449 response code (``IN-USE``, ``SYS/TEMP`` ...)."""
+    """A -ERR reply. ``code`` is the RFC 2449 response code (``IN-USE``, ``SYS/TEMP`` ...).
+
+    ``text`` is the server's own words, raw; the message (``str``) has them sanitized, since
+    it is what reaches terminals, logs and dialogs."""
 
     def __init__(self, command: str, text: str, code: str | None = None) -> None:
         self.command = command
         self.text = text
         self.code = code
         shown = f"[{code}] " if code else ""
-        super().__init__(f"{command}: -ERR {shown}{text}".strip())
+        super().__init__(sanitize(f"{command}: -ERR {shown}{text}".strip()))
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
@@ -70,12 +98,23 @@ class AuthenticationError(ServerError):
         return False
 
 
+# Seconds: a LOGIN-DELAY or retry wait the server asks for beyond this is reported to the
+# user ("try after HH:MM"), not slept through (DESIGN rule 16). Gmail's 300 s is well inside.
+MAX_SERVER_WAIT = 30 * 60
+
+
 class LoginDelay(ServerError):
-    """``[LOGIN-DELAY]``: the server refuses logins for ``delay`` seconds after the last one."""
+    """``[LOGIN-DELAY]``: the server refuses logins for ``delay`` seconds after the last one.
+
+    Retried by waiting only up to MAX_SERVER_WAIT; a longer delay stops the account."""
 
     def __init__(self, command: str, text: str, delay: float) -> None:
         super().__init__(command, text, "LOGIN-DELAY")
         self.delay = delay
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.delay <= MAX_SERVER_WAIT
 
 
 class OffsetOverrun(ServerError):
@@ -134,5 +173,41 @@ class StorageError(PopError):
     """The local disk refused a write (full, read-only, permissions): stop, delete nothing."""
 
 
+class StoreBusy(StorageError):
+    """Another popfetch holds this account's state (its lock): wait and try again."""
+
+    retryable = True
+
+
 class KeychainUnavailable(PopError):
     """No usable OS keychain (no D-Bus, no Secret Service, locked without a prompt)."""
+
+
+class DeliveryError(PopError):
+    """A delivery target (IMAP, mbox, MDA, LMTP, Maildir) did not take a message.
+
+    ``target`` is where it was going (a URL without secrets). The message stays on the
+    POP3 server either way; the subclass says whether to try again.
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{target}: {reason}")
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The target said "later" (LMTP 4xx, MDA exit 75, IMAP [OVERQUOTA], a dropped link):
+    keep the message on the server, undeleted; the next run delivers it."""
+
+    retryable = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The target refuses this message (LMTP 5xx, MDA exit other than 0/75, NUL octets
+    without BINARY): this message fails, kept on the server; the others go on."""
+
+
+class TargetUnavailable(DeliveryError):
+    """The target as a whole cannot be used (login refused, no such mailbox, no such
+    command): stop delivering in this run and tell the user; every message stays."""

@@ -14,10 +14,15 @@ Every low-level failure leaves this module as one of three exceptions from
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
 import re
+import select
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -26,6 +31,7 @@ from core.errors import (
     CertificateError,
     CertificateInfo,
     ConnectionLost,
+    Interrupted,
     ReadTimeout,
     SecurityError,
 )
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
     from cryptography.x509 import Name
 
 __all__ = [
+    "Dialer",
     "Security",
     "TlsPolicy",
     "Transport",
@@ -249,13 +256,6 @@ class Transport:
             sock.settimeout(timeout)
         return bytes(view[:have])
 
-    def recv_into(self, buf: memoryview) -> int:
-        """Fill ``buf`` from the front without allocating; 0 on EOF (the bulk RETR path)."""
-        try:
-            return self._sock.recv_into(buf)
-        except OSError as exc:
-            raise self._translate(exc, "receiving") from exc
-
     def sendall(self, data: bytes) -> None:
         """Send everything or raise ConnectionLost (a send timeout counts as a lost link)."""
         try:
@@ -404,6 +404,81 @@ class Transport:
         self.close()
 
 
+class Dialer:
+    """One connection, from connect to close, that another thread may abort at any point.
+
+    The worker passes it to :func:`connect`; ``abort()`` from any thread then ends a
+    connect in progress within a fraction of a second, and wakes a TLS handshake or a
+    read blocked on the transport at once (the socket is shut down under it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._aborted = False
+        self._transport: Transport | None = None
+
+    @property
+    def aborted(self) -> bool:
+        with self._lock:
+            return self._aborted
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            transport = self._transport
+        if transport is not None:
+            transport.abort()
+
+    def adopt(self, transport: Transport) -> None:
+        with self._lock:
+            self._transport = transport
+            aborted = self._aborted
+        if aborted:
+            transport.abort()
+
+
+_CONNECT_SLICE = 0.1  # seconds between looks at the abort flag while connecting
+
+
+def _open_socket(host: str, port: int, timeout: float, dialer: Dialer) -> socket.socket:
+    """A connected TCP socket, trying each address in turn; abortable through ``dialer``."""
+    deadline = time.monotonic() + timeout
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectionLost(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            err = sock.connect_ex(address)
+            while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+                if dialer.aborted:
+                    raise Interrupted("connect")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ReadTimeout(f"connecting to {host}:{port} timed out after {timeout} s")
+                _, ready, failed = select.select([], [sock], [sock], min(left, _CONNECT_SLICE))
+                if ready or failed:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+            sock.settimeout(timeout)
+            return sock
+        except (Interrupted, ReadTimeout):
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last = exc
+        except BaseException:
+            sock.close()
+            raise
+    reason = (last.strerror or str(last)) if last else "no address"
+    raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from last
+
+
 def connect(
     host: str,
     port: int,
@@ -411,23 +486,21 @@ def connect(
     policy: TlsPolicy,
     *,
     timeout: float = 30.0,
+    dialer: Dialer | None = None,
 ) -> Transport:
     """Open a TCP connection (IPv4 or IPv6) and, for ``Security.TLS``, do the handshake.
 
     For ``Security.STARTTLS`` the transport comes back in plaintext: the session reads
     the greeting, sends STLS, and on ``+OK`` calls :meth:`Transport.start_tls`.
     ``timeout`` bounds the connect, the handshake and every later read (change it with
-    :meth:`Transport.set_timeout`).
+    :meth:`Transport.set_timeout`). ``dialer.abort()`` ends any of them at once
+    (Interrupted, or ConnectionLost from the socket shut down under a handshake).
     """
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except TimeoutError as exc:
-        raise ReadTimeout(f"connecting to {host}:{port} timed out after {timeout} s") from exc
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConnectionLost(f"cannot connect to {host}:{port}: {reason}") from exc
+    dialer = dialer or Dialer()
+    sock = _open_socket(host, port, timeout, dialer)
     _tune(sock)
     transport = Transport(sock, peer=(host, port), starttls=security is Security.STARTTLS)
+    dialer.adopt(transport)
     if security is Security.TLS:
         transport.start_tls(host, policy)
     return transport

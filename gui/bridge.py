@@ -4,7 +4,7 @@ The engine calls ``EngineBridge.listener`` on its worker thread. The listener on
 the event to a queue under a lock (coalescing Progress events of the same message that
 arrive before the GUI has caught up) and, when the queue was empty, emits ``_wake``: a
 signal with a queued connection to a slot of this GUI-thread object. That slot drains the
-queue in order and re-emits every event on the GUI thread, as one generic ``event`` signal
+queue in order and re-emits every event on the GUI thread, as one generic ``eventArrived`` signal
 and one signal per event type; protocol transcript lines (thousands while a big list loads:
 two per TOP) come as lists, one ``transcriptLines`` signal per drain. However fast the
 worker produces events, the GUI thread receives at most one wake-up per event-loop turn,
@@ -32,7 +32,7 @@ from core.engine.events import (
 class EngineBridge(QObject):
     """Create it on the GUI thread; pass ``bridge.listener`` to the Engine."""
 
-    event = Signal(object)  # every event but transcript lines, in the engine's order
+    eventArrived = Signal(object)  # every event but transcript lines, in the engine's order
     listLoaded = Signal(object)
     progress = Signal(object)
     messageStateChanged = Signal(object)
@@ -98,7 +98,7 @@ class EngineBridge(QObject):
             if isinstance(ev, TranscriptLine):
                 lines.append(ev)
                 continue
-            self.event.emit(ev)
+            self.eventArrived.emit(ev)
             sig = self._by_type.get(type(ev))
             if sig is not None:
                 sig.emit(ev)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.accounts import Account, data_dir
+from core.engine.api import EngineAPI
 from core.net import Security
+
+if TYPE_CHECKING:
+    from core.demoserver import DemoServer
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo"
@@ -42,7 +46,7 @@ class DemoService:
         self.count = count
         self.large_sizes = large_sizes
         self.seed = seed
-        self.server: Any = None
+        self.server: DemoServer | None = None
         self._lock = threading.Lock()
 
     def start(self) -> Account:
@@ -83,7 +87,7 @@ class DemoService:
         return not any(any((self.mailbox / sub).iterdir()) for sub in ("new", "cur")
                        if (self.mailbox / sub).is_dir())
 
-    def engine_factory(self, account: Account, **kwargs: Any) -> Any:
+    def engine_factory(self, account: Account, **kwargs: Any) -> EngineAPI:
         """Keep the demo's state in one place whatever the port: partials survive restarts."""
         from core.engine.coordinator import Engine
         from core.store.local import Store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.header
 import email.utils
 from datetime import datetime
 
@@ -10,7 +9,8 @@ _UNITS = ("kB", "MB", "GB", "TB")
 
 
 def size(n: int | float) -> str:
-    """Decimal units, as a user compares them with what the server or a file manager shows."""
+    """Decimal units, as a user compares them with what the server or a file manager shows
+    (gui.models.columns.SIZE_CONVENTION says which octets are counted)."""
     if n < 1000:
         return f"{int(n)} B"
     value = float(n)
@@ -40,21 +40,10 @@ def percent(received: int, total: int) -> int:
     return max(0, min(100, int(received * 100 / total)))
 
 
-def decode_header(value: str) -> str:
-    """Decode RFC 2047 encoded words if any are left in a header value."""
-    if "=?" not in value:
-        return value
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
-        return value
-
-
 def sender_display(value: str) -> str:
-    """"Name <addr>" -> "Name"; a bare address stays as it is."""
-    decoded = decode_header(value)
-    name, addr = email.utils.parseaddr(decoded)
-    return name or addr or decoded
+    """"Name <addr>" -> "Name"; a bare address stays as it is (``value`` is decoded)."""
+    name, addr = email.utils.parseaddr(value)
+    return name or addr or value
 
 
 def parse_date(value: str) -> float:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 from core.engine.events import MessageState
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from gui.resources import resources_dir
 
 # Our name -> freedesktop theme name tried first (so the app matches the desktop).
 _THEME = {
@@ -24,7 +22,7 @@ _THEME = {
 
 @cache
 def icon(name: str) -> QIcon:
-    path = RESOURCES / "icons" / f"{name}.svg"
+    path = resources_dir() / "icons" / f"{name}.svg"
     own = QIcon(str(path)) if path.exists() else QIcon()
     theme = _THEME.get(name)
     if theme and QIcon.hasThemeIcon(theme):
@@ -34,7 +32,7 @@ def icon(name: str) -> QIcon:
 
 @cache
 def app_icon() -> QIcon:
-    return QIcon(str(RESOURCES / "popfetch.svg"))
+    return QIcon(str(resources_dir() / "popfetch.svg"))
 
 
 def state_icons() -> dict[object, QIcon]:

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from core.errors import KeychainUnavailable
-from gui.tasks import BackgroundTask, serial
+from gui.tasks import BackgroundTask, ErrorSink, serial
 
 NO_KEYCHAIN = (
     "No keychain is available on this system, so the password cannot be saved. "
@@ -34,11 +34,15 @@ class KeychainAccess(QObject):
 
     saved = Signal(object)  # (key, ok, problem)
     availabilityChanged = Signal(object)  # bool
+    failed = Signal(str)  # a keychain call that cannot fail quietly failed: the reason
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.available: bool | None = None
         self.problem = ""
+
+    def _report(self, exc: BaseException) -> None:
+        self.failed.emit(_problem(exc))
 
     def _note(self, ok: bool, problem: str = "") -> None:
         changed = ok != self.available
@@ -68,7 +72,7 @@ class KeychainAccess(QObject):
                 return False, _problem(exc)
             return True, ""
 
-        task = BackgroundTask(work, self, executor=serial)
+        task = BackgroundTask(work, on_error=self._report, parent=self, executor=serial)
         task.done.connect(lambda result, key=key: self._after_set(key, result))
         return task.start()
 
@@ -77,14 +81,24 @@ class KeychainAccess(QObject):
         self._note(ok, problem)
         self.saved.emit((key, ok, problem))
 
-    def delete_password(self, key: str) -> BackgroundTask:
-        def work() -> None:
-            try:
-                _keychain().delete(key)
-            except Exception:  # nothing stored, or no keychain: nothing to delete
-                return
+    def delete_password(self, key: str, on_error: ErrorSink | None = None) -> BackgroundTask:
+        """Remove the saved password; no entry is no error (core.auth.keychain), but a
+        keychain that refuses reaches ``on_error`` (by default, the ``failed`` signal)."""
+        return BackgroundTask(lambda: _keychain().delete(key), on_error=on_error or self._report,
+                              parent=self, executor=serial).start()
 
-        return BackgroundTask(work, self, executor=serial).start()
+    def move_password(self, old_key: str, new_key: str) -> BackgroundTask:
+        """The account's key changed: keep its saved password under the new key."""
+
+        def work() -> None:
+            keychain = _keychain()
+            password = keychain.get(old_key)
+            if password:
+                keychain.set(new_key, password)
+            keychain.delete(old_key)
+
+        return BackgroundTask(work, on_error=self._report, parent=self,
+                              executor=serial).start()
 
     def probe(self) -> BackgroundTask:
         """Find out whether a keychain answers, without storing anything."""
@@ -96,6 +110,6 @@ class KeychainAccess(QObject):
                 return False, _problem(exc)
             return ok, "" if ok else NO_KEYCHAIN
 
-        task = BackgroundTask(work, self, executor=serial)
+        task = BackgroundTask(work, on_error=self._report, parent=self, executor=serial)
         task.done.connect(lambda result: self._note(*result))
         return task.start()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-HEADLESS = ("fetch", "demo-server")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """A first word that is not an option is a subcommand: the headless parser takes it, and
+    an unknown one gets its usage error (exit 2) rather than a GUI start without a display."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in HEADLESS:
+    if args and not args[0].startswith("-"):
         from core.cli import main as cli_main
 
         return cli_main(args)

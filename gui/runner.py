@@ -2,8 +2,9 @@
 
 The GUI talks to the engine only through an AccountRunner: commands go straight to the
 engine (its methods are thread-safe and return at once); events come back through the
-EngineBridge on the GUI thread. Creating the engine opens its store (SQLite, disk), so
-that happens on a background thread too.
+EngineBridge on the GUI thread. Starting lists what the store holds first (read-only, so
+stored mail shows while the server is down), then creates the engine, which opens the
+store: both on a background thread.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
+from core.engine.api import EngineAPI
 from core.engine.events import (
     CommitFinished,
     ConnectionChanged,
@@ -23,16 +26,18 @@ from core.engine.events import (
     ErrorOccurred,
 )
 from core.errors import AuthenticationError
+from core.store.catalog import StoredEntry, read_catalog
+from core.text import sanitize
 from gui import icons
 from gui.bridge import EngineBridge
 from gui.keyring_access import KeychainAccess
-from gui.model import MessageListModel
+from gui.models.model import MessageListModel
 from gui.tasks import BackgroundTask
 
-EngineFactory = Callable[..., Any]
+EngineFactory = Callable[..., EngineAPI]
 
 
-def default_engine_factory(account: Account, **kwargs: Any) -> Any:
+def default_engine_factory(account: Account, **kwargs: Any) -> EngineAPI:
     from core.engine.coordinator import Engine
 
     return Engine(account, **kwargs)
@@ -63,8 +68,6 @@ class AccountRunner(QObject):
     errorOccurred = Signal(object)  # ErrorOccurred
     commitFinished = Signal(object)  # CommitFinished
     passwordNeeded = Signal(object)  # PasswordRequest: answer it with request.reply()
-    engineStarted = Signal()
-    engineFailed = Signal(str)
 
     _ask = Signal(object)  # worker thread -> GUI thread
 
@@ -77,16 +80,20 @@ class AccountRunner(QObject):
         engine_factory: EngineFactory = default_engine_factory,
         engine_kwargs: dict[str, Any] | None = None,
         demo: bool = False,
+        state_dir: Path | None = None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
         self.account = account
         self.demo = demo
+        self._state_dir = state_dir
         self.keychain = keychain
         self.model = MessageListModel(self, icons=icons.state_icons())
         self.bridge = EngineBridge(self)
-        self.engine: Any = None
+        self.engine: EngineAPI | None = None
         self.connection = ConnectionChanged(ConnectionState.DISCONNECTED)
+        self.ever_connected = False  # "connection lost" only after a connection
+        self.retry_reason = ""  # the last error that made the engine retry
         self.last_error: ErrorOccurred | None = None
         self.needs_password = False
         self._fixed_password = fixed_password
@@ -101,7 +108,7 @@ class AccountRunner(QObject):
         self._starting = False
 
         self._ask.connect(self._on_ask, Qt.ConnectionType.QueuedConnection)
-        self.bridge.event.connect(self.model.apply)
+        self.bridge.eventArrived.connect(self.model.apply)
         self.bridge.connectionChanged.connect(self._on_connection)
         self.bridge.errorOccurred.connect(self._on_error)
         self.bridge.commitFinished.connect(self._on_commit)
@@ -114,47 +121,80 @@ class AccountRunner(QObject):
         return self._fixed_password is None
 
     @property
+    def starting(self) -> bool:
+        return self._starting
+
+    @property
     def name(self) -> str:
         return self.account.display_name
 
+    @property
+    def state_dir(self) -> Path:
+        """Where this account's store keeps its state (read-only readers use it too)."""
+        return self._state_dir or self.account.state_dir(create=False)
+
     def start(self) -> None:
-        """Create the engine off the GUI thread (it opens the store) and connect."""
+        """List the stored messages, then create the engine (it opens the store) and
+        connect; both off the GUI thread."""
         if self.engine is not None:
             self.engine.retry_now()
             return
         if self._starting:
             return
         self._starting = True
+        self.list_stored().finished.connect(self._create_engine)
+
+    def list_stored(self) -> BackgroundTask:
+        """Show what the store holds (read-only, no connection)."""
+        maildir = Path(self.account.maildir)
+        state_dir = self._state_dir or self.account.state_dir()
+        task = BackgroundTask(lambda: read_catalog(maildir, state_dir),
+                              on_error=self._on_catalog_failed, parent=self,
+                              name=f"catalog {self.account.key}")
+        task.done.connect(self._on_catalog)
+        return task.start()
+
+    @Slot(object)
+    def _on_catalog(self, entries: list[StoredEntry]) -> None:
+        self.model.load_stored(entries)
+
+    def _on_catalog_failed(self, exc: BaseException) -> None:
+        self.errorOccurred.emit(
+            ErrorOccurred(f"cannot list the stored messages: {sanitize(str(exc))}", False))
+
+    @Slot()
+    def _create_engine(self) -> None:
+        if self._closing:
+            self._starting = False
+            return
         account = self.account
         kwargs = dict(self._engine_kwargs)
 
-        def create() -> Any:
+        def create() -> EngineAPI:
             engine = self._engine_factory(
                 account, password=self._password, listener=self.bridge.listener, **kwargs
             )
             engine.start()
             return engine
 
-        task = BackgroundTask(create, self, name=f"start {account.key}")
+        task = BackgroundTask(create, on_error=self._on_engine_failed, parent=self,
+                              name=f"start {account.key}")
         task.done.connect(self._on_engine)
-        task.failed.connect(self._on_engine_failed)
         task.start()
 
     @Slot(object)
-    def _on_engine(self, engine: Any) -> None:
+    def _on_engine(self, engine: EngineAPI) -> None:
         self._starting = False
         if self._closing:
             threading.Thread(target=engine.shutdown, daemon=True).start()
             return
         self.engine = engine
-        self.engineStarted.emit()
 
-    @Slot(object)
     def _on_engine_failed(self, exc: BaseException) -> None:
         self._starting = False
-        self.last_error = ErrorOccurred(f"cannot open the account's local store: {exc}", True)
-        self.connection = ConnectionChanged(ConnectionState.FAILED, str(exc))
-        self.engineFailed.emit(str(exc))
+        text = sanitize(str(exc))
+        self.last_error = ErrorOccurred(f"cannot open the account's local store: {text}", True)
+        self.connection = ConnectionChanged(ConnectionState.FAILED, text)
         self.errorOccurred.emit(self.last_error)
         self.summaryChanged.emit()
 
@@ -173,55 +213,60 @@ class AccountRunner(QObject):
         """New settings (for instance a pinned certificate); used from the next connection."""
         self.account = account
         if self.engine is not None:
-            self.engine.account = account
+            self.engine.update_account(account)
         self.summaryChanged.emit()
 
     # --- commands (all return at once) ----------------------------------------------
 
-    def _call(self, name: str, *args: Any) -> None:
+    def _engine_or_start(self) -> EngineAPI | None:
+        """The engine; without one (not started, or it failed to start), start it."""
         if self.engine is None:
-            if name in ("refresh", "retry_now"):
-                self.start()
-            return
-        getattr(self.engine, name)(*args)
+            self.start()
+        return self.engine
 
     def refresh(self) -> None:
-        self._call("refresh")
+        if (engine := self._engine_or_start()) is not None:
+            engine.refresh()
 
     def download(self, uidls: Iterable[str] | None = None) -> None:
-        self._call("download", None if uidls is None else list(uidls))
+        if self.engine is not None:
+            self.engine.download(None if uidls is None else list(uidls))
 
     def pause(self, uidls: Iterable[str] | None = None) -> None:
-        self._call("pause", None if uidls is None else list(uidls))
+        if self.engine is not None:
+            self.engine.pause(None if uidls is None else list(uidls))
 
     def resume(self, uidls: Iterable[str] | None = None) -> None:
-        self._call("resume", None if uidls is None else list(uidls))
+        if self.engine is not None:
+            self.engine.resume(None if uidls is None else list(uidls))
 
     def cancel(self, uidls: Iterable[str] | None = None) -> None:
-        self._call("cancel", None if uidls is None else list(uidls))
+        if self.engine is not None:
+            self.engine.cancel(None if uidls is None else list(uidls))
 
     def mark(self, uidls: Iterable[str]) -> None:
-        self._call("mark", list(uidls))
+        if self.engine is not None:
+            self.engine.mark(list(uidls))
 
     def unmark(self, uidls: Iterable[str]) -> None:
-        self._call("unmark", list(uidls))
+        if self.engine is not None:
+            self.engine.unmark(list(uidls))
 
     def commit(self) -> None:
-        self._call("commit")
+        if self.engine is not None:
+            self.engine.commit()
 
-    def disconnect(self) -> None:
-        self._call("disconnect")
+    def end_session(self) -> None:
+        """Close the connection without committing (the engine's disconnect)."""
+        if self.engine is not None:
+            self.engine.disconnect()
 
     def retry_now(self) -> None:
         self.needs_password = False
-        self._call("retry_now")
+        if (engine := self._engine_or_start()) is not None:
+            engine.retry_now()
 
     # --- state for the window --------------------------------------------------------
-
-    def has_pending(self) -> tuple[int, int]:
-        """(marked messages, active or paused transfers) for the close question."""
-        t = self.model.totals()
-        return t.marked, t.active
 
     def status_text(self) -> str:
         c = self.connection
@@ -232,11 +277,13 @@ class AccountRunner(QObject):
         if c.state is ConnectionState.CONNECTING:
             return "Connecting…"
         if c.state is ConnectionState.RECONNECTING:
-            return f"Reconnecting (attempt {c.attempt})"
+            verb = "Reconnecting" if self.ever_connected else "Retrying"
+            return f"{verb} (attempt {c.attempt})"
         if c.state is ConnectionState.COMMITTING:
             return "Committing…"
         if c.state is ConnectionState.FAILED:
-            return "Stopped: " + (self.last_error.message if self.last_error else c.detail)
+            return "Stopped: " + sanitize(self.last_error.message if self.last_error
+                                          else c.detail)
         return "Not connected"
 
     def state_icon_name(self) -> str:
@@ -256,6 +303,7 @@ class AccountRunner(QObject):
     def _on_connection(self, event: ConnectionChanged) -> None:
         self.connection = event
         if event.state is ConnectionState.CONNECTED:
+            self.ever_connected = True
             self.last_error = None
             self.needs_password = False
             pw = self._save_on_connect
@@ -269,6 +317,8 @@ class AccountRunner(QObject):
     def _on_error(self, event: ErrorOccurred) -> None:
         if event.fatal:
             self.last_error = event
+        else:
+            self.retry_reason = event.message
         if event.auth:
             with self._pw_lock:
                 self._cached_password = None

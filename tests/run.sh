@@ -5,11 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Dovecot, the Secret Service, Xvfb, and the shared libraries Qt's offscreen/xcb plugins load.
-packages=(python3-venv dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
+# Dovecot (POP3 source; IMAP, LMTP and LDA delivery targets), mpopd (mpop: a POP3 peer that
+# counts LIST in LF form), procmail and mutt (MDA and mbox targets), the Secret Service, Xvfb,
+# desktop-file-utils (the .desktop file), and the shared libraries Qt's plugins load.
+packages=(python3-venv desktop-file-utils dovecot-pop3d gnome-keyring dbus-daemon dbus libsecret-tools
           xvfb xauth libegl1 libgl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon0
           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
-          libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 openssl)
+          libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 openssl
+          dovecot-imapd dovecot-lmtpd procmail mutt mpop
+          dunst trayer)  # tests/gui/desktop: a notification daemon and a tray host
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

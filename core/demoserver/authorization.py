@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 
 from core.demoserver import auth
+from core.demoserver.conn import TRANSACTION, Conn, Handler
 from core.demoserver.mailbox import Maildrop
-from core.demoserver.session import TRANSACTION, Handler, Session
 
 
-def login(session: Session, user: str | None) -> None:
+def login(session: Conn, user: str | None) -> None:
     """Credentials were checked (``user`` None: wrong): lock the maildrop, enter TRANSACTION."""
     shared = session.shared
     if user is None:
@@ -46,14 +46,14 @@ def login(session: Session, user: str | None) -> None:
     session.ok(f"Logged in, {count} messages ({size} octets)")
 
 
-def _plaintext_refused(session: Session) -> bool:
+def _plaintext_refused(session: Conn) -> bool:
     if session.shared.allow_plaintext or session.secure:
         return False
     session.err("Plaintext authentication disallowed on non-secure connections", "AUTH")
     return True
 
 
-def user(session: Session, args: list[str], rest: str) -> None:
+def user(session: Conn, args: list[str], rest: str) -> None:
     if _plaintext_refused(session):
         return
     if len(args) != 1:
@@ -63,7 +63,7 @@ def user(session: Session, args: list[str], rest: str) -> None:
     session.ok()
 
 
-def pass_(session: Session, args: list[str], rest: str) -> None:
+def pass_(session: Conn, args: list[str], rest: str) -> None:
     """PASS takes the rest of the line: a password may contain spaces."""
     if _plaintext_refused(session):
         return
@@ -75,7 +75,7 @@ def pass_(session: Session, args: list[str], rest: str) -> None:
     login(session, name if ok else None)
 
 
-def apop(session: Session, args: list[str], rest: str) -> None:
+def apop(session: Conn, args: list[str], rest: str) -> None:
     if not session.shared.apop:
         session.err("APOP not available")
         return
@@ -86,7 +86,7 @@ def apop(session: Session, args: list[str], rest: str) -> None:
     login(session, args[0] if ok else None)
 
 
-def sasl(session: Session, args: list[str], rest: str) -> None:
+def sasl(session: Conn, args: list[str], rest: str) -> None:
     """AUTH (RFC 5034), with an optional initial response ("=" for an empty one)."""
     plaintext = session.shared.allow_plaintext or session.secure
     if not args:
@@ -117,7 +117,7 @@ def sasl(session: Session, args: list[str], rest: str) -> None:
 
 
 def _step(
-    session: Session, initial: str | None, prompt: str, then: Callable[[bytes], None]
+    session: Conn, initial: str | None, prompt: str, then: Callable[[bytes], None]
 ) -> None:
     """Run ``then`` on the decoded client data: the initial response, or the next line."""
 
@@ -137,12 +137,12 @@ def _step(
         session.continuation = received
 
 
-def _plain(session: Session, data: bytes) -> None:
+def _plain(session: Conn, data: bytes) -> None:
     name, password = auth.parse_plain(data)
     login(session, name if auth.check_password(session.shared.users, name, password) else None)
 
 
-def _login(session: Session, data: bytes) -> None:
+def _login(session: Conn, data: bytes) -> None:
     name = data.decode("utf-8", "replace")
 
     def password(secret: bytes) -> None:
@@ -152,7 +152,7 @@ def _login(session: Session, data: bytes) -> None:
     _step(session, None, auth.b64encode(b"Password:"), password)
 
 
-def stls(session: Session, args: list[str], rest: str) -> None:
+def stls(session: Conn, args: list[str], rest: str) -> None:
     if session.shared.tls is None:
         session.err("STLS not available")
         return

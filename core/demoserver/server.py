@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from core.demoserver.conn import Shared
 from core.demoserver.faults import Faults
 from core.demoserver.mailbox import scan
-from core.demoserver.session import Session, Shared
+from core.demoserver.session import Session
 
 
 class DemoServer:

@@ -12,73 +12,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 
-from core.demoserver import auth
-from core.demoserver.faults import GARBAGE, LONG_STATUS, Event, Faults
-from core.demoserver.mailbox import LockTable, Maildrop, MessageCache
+from core.demoserver import auth, authorization, transaction
+from core.demoserver.conn import AUTHORIZATION, TRANSACTION, Close, Command, Conn, Shared
+from core.demoserver.faults import GARBAGE, LONG_STATUS, Event
+from core.demoserver.mailbox import Maildrop
 from core.demoserver.wire import TokenBucket
+from core.text import redact_command
 
 MAX_LINE = 8192  # far above RFC 2449's 255 octets, for long SASL lines
 FLUSH = 256 * 1024
 RECV = 256 * 1024
-AUTHORIZATION = "AUTHORIZATION"
-TRANSACTION = "TRANSACTION"
-
-
-@dataclass
-class Shared:
-    """Settings and state every session of one server sees."""
-
-    maildir: Path
-    users: Mapping[str, str]
-    ext_retr: bool
-    pipelining: bool
-    apop: bool
-    rate: float | None
-    tls: ssl.SSLContext | None
-    implicit_tls: bool
-    login_delay: int | None
-    uidls: Callable[[Path], str] | None
-    faults: Faults
-    allow_plaintext: bool
-    idle_timeout: float
-    stop: threading.Event = field(default_factory=threading.Event)
-    locks: LockTable = field(default_factory=LockTable)
-    cache: MessageCache = field(default_factory=MessageCache)
-    commands: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    last_login: dict[str, float] = field(default_factory=dict)
-    record_lock: threading.Lock = field(default_factory=threading.Lock)
-    warmed: threading.Event = field(default_factory=lambda: _set(threading.Event()))
-
-    @property
-    def lock_key(self) -> str:
-        # Every user is served the one Maildir, so the maildrop lock is the Maildir's.
-        return str(self.maildir.resolve())
-
-
-def _set(event: threading.Event) -> threading.Event:
-    event.set()
-    return event
-
-
-class Close(Exception):
-    """End the connection now (QUIT answered, a fault fired, the peer misbehaved)."""
-
-
-Handler = Callable[["Session", list[str], str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    run: Handler
-    states: frozenset[str]
-
-
 class Session:
     """Serves one accepted socket until QUIT, EOF, timeout, a fault or server stop."""
 
@@ -257,7 +202,7 @@ class Session:
         verb, _, rest = line.partition(" ")
         verb = verb.upper()
         args = rest.split()
-        self._record(_redact(verb, args))
+        self._record(redact_command(verb, args))
         if verb in self.shared.faults.garbage:
             self.write(GARBAGE)
             return
@@ -277,18 +222,7 @@ class Session:
             self._pad_status = False
 
 
-def _redact(verb: str, args: list[str]) -> str:
-    """The command as recorded for tests: no password, no SASL data."""
-    if verb == "PASS":
-        return "PASS ***"
-    if verb == "APOP" and args:
-        return f"APOP {args[0]} ***"
-    if verb == "AUTH" and len(args) > 1:
-        return f"AUTH {args[0]} ***"
-    return " ".join([verb, *args])
-
-
-def capa(session: Session, args: list[str], rest: str) -> None:
+def capa(session: Conn, args: list[str], rest: str) -> None:
     """RFC 2449 capabilities; they change with TLS (USER, PLAIN) and the state (STLS)."""
     shared = session.shared
     plaintext = shared.allow_plaintext or session.secure
@@ -306,20 +240,11 @@ def capa(session: Session, args: list[str], rest: str) -> None:
     session.multiline("Capability list follows", "".join(c + "\r\n" for c in caps).encode())
 
 
-COMMANDS: dict[str, Command] = {}
-
-
-def _register() -> None:
-    from core.demoserver import authorization, transaction
-
-    authz = frozenset({AUTHORIZATION})
-    trans = frozenset({TRANSACTION})
-    COMMANDS["CAPA"] = Command(capa, authz | trans)
-    COMMANDS["QUIT"] = Command(transaction.quit_, authz | trans)
-    for verb, handler in authorization.HANDLERS.items():
-        COMMANDS[verb] = Command(handler, authz)
-    for verb, handler in transaction.HANDLERS.items():
-        COMMANDS[verb] = Command(handler, trans)
-
-
-_register()
+_AUTHZ = frozenset({AUTHORIZATION})
+_TRANS = frozenset({TRANSACTION})
+COMMANDS: dict[str, Command] = {
+    "CAPA": Command(capa, _AUTHZ | _TRANS),
+    "QUIT": Command(transaction.quit_, _AUTHZ | _TRANS),
+    **{verb: Command(handler, _AUTHZ) for verb, handler in authorization.HANDLERS.items()},
+    **{verb: Command(handler, _TRANS) for verb, handler in transaction.HANDLERS.items()},
+}

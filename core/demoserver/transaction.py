@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.demoserver.conn import TRANSACTION, Close, Conn, Handler
 from core.demoserver.mailbox import Maildrop, Message, MessageDeleted
-from core.demoserver.session import TRANSACTION, Close, Handler, Session
 from core.demoserver.wire import Stuffer, crlf_chunks, top_chunks
 
 
-def _drop(session: Session) -> Maildrop:
+def _drop(session: Conn) -> Maildrop:
     assert session.drop is not None, "TRANSACTION without a maildrop"
     return session.drop
 
@@ -22,7 +22,7 @@ def _number(token: str) -> int | None:
     return int(token) if token.isascii() and token.isdigit() else None
 
 
-def _message(session: Session, token: str, code: str | None = None) -> Message | None:
+def _message(session: Conn, token: str, code: str | None = None) -> Message | None:
     """Resolve a message number, answering -ERR when it is not usable."""
     number = _number(token)
     if number is None:
@@ -37,13 +37,13 @@ def _message(session: Session, token: str, code: str | None = None) -> Message |
     return None
 
 
-def stat(session: Session, args: list[str], rest: str) -> None:
+def stat(session: Conn, args: list[str], rest: str) -> None:
     count, size = _drop(session).stat()
     session.ok(f"{count} {size}")
 
 
 def _listing(
-    session: Session,
+    session: Conn,
     args: list[str],
     one: Callable[[Message], str],
     every: Callable[[Maildrop], bytes],
@@ -60,15 +60,15 @@ def _listing(
         session.multiline(f"{count} messages ({size} octets)", every(drop))
 
 
-def list_(session: Session, args: list[str], rest: str) -> None:
+def list_(session: Conn, args: list[str], rest: str) -> None:
     _listing(session, args, lambda m: str(m.size), Maildrop.scan_listing)
 
 
-def uidl(session: Session, args: list[str], rest: str) -> None:
+def uidl(session: Conn, args: list[str], rest: str) -> None:
     _listing(session, args, lambda m: m.uidl, Maildrop.uidl_listing)
 
 
-def retr(session: Session, args: list[str], rest: str) -> None:
+def retr(session: Conn, args: list[str], rest: str) -> None:
     """RETR n, or RETR n offset under EXT-RETR (offset in unstuffed CRLF octets)."""
     ext = session.shared.ext_retr
     if not args or len(args) > 2:
@@ -106,7 +106,7 @@ def retr(session: Session, args: list[str], rest: str) -> None:
     session.write(stuffer.end())
 
 
-def top(session: Session, args: list[str], rest: str) -> None:
+def top(session: Conn, args: list[str], rest: str) -> None:
     lines = _number(args[1]) if len(args) == 2 else None
     if lines is None:
         session.err("TOP takes a message number and a line count")
@@ -124,7 +124,7 @@ def top(session: Session, args: list[str], rest: str) -> None:
     session.write(stuffer.end())
 
 
-def dele(session: Session, args: list[str], rest: str) -> None:
+def dele(session: Conn, args: list[str], rest: str) -> None:
     if len(args) != 1:
         session.err("DELE takes a message number")
         return
@@ -133,18 +133,18 @@ def dele(session: Session, args: list[str], rest: str) -> None:
         session.ok("Marked to be deleted")
 
 
-def rset(session: Session, args: list[str], rest: str) -> None:
+def rset(session: Conn, args: list[str], rest: str) -> None:
     drop = _drop(session)
     drop.reset()
     count, size = drop.stat()
     session.ok(f"{count} messages ({size} octets)")
 
 
-def noop(session: Session, args: list[str], rest: str) -> None:
+def noop(session: Conn, args: list[str], rest: str) -> None:
     session.ok()
 
 
-def quit_(session: Session, args: list[str], rest: str) -> None:
+def quit_(session: Conn, args: list[str], rest: str) -> None:
     """From TRANSACTION: the Update state. From AUTHORIZATION: just goodbye."""
     if session.state == TRANSACTION:
         shared = session.shared

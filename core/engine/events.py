@@ -25,6 +25,20 @@ class MessageState(Enum):
     FAILED = "failed"  # see ``detail``; retry with download()
     GONE = "gone"  # deleted on the server (after commit) or vanished
 
+    @property
+    def active(self) -> bool:
+        """Waiting for or in a transfer: what pause and cancel apply to."""
+        return self in _ACTIVE
+
+    @property
+    def resumable(self) -> bool:
+        """Not here, and not moving: what download and resume apply to."""
+        return self in _RESUMABLE
+
+
+_ACTIVE = frozenset({MessageState.QUEUED, MessageState.DOWNLOADING, MessageState.STALLED})
+_RESUMABLE = frozenset({MessageState.PAUSED, MessageState.FAILED, MessageState.REMOTE})
+
 
 class ConnectionState(Enum):
     DISCONNECTED = "disconnected"
@@ -102,6 +116,7 @@ class ErrorOccurred:
     code: str | None = None  # RFC 2449 code when the server gave one
     auth: bool = False  # the credentials were refused
     certificate: CertificateInfo | None = None  # verification failed: offer to pin
+    left_on_server: bool = False  # a message is left alone (a listing anomaly): always shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,100 +1,87 @@
-"""Loading the server's list: UIDL, LIST and pipelined TOP headers, matched by UIDL."""
+"""Reading the server's list: UIDL, LIST and pipelined TOP headers, matched by UIDL.
+
+:func:`read_list` is session work: it talks to the server and returns a
+:class:`Listing`; the coordinator merges it into its table. Listing anomalies (a
+duplicate UIDL, a UIDL without a LIST entry) affect those messages only and come back
+as ``problems`` for the user to see (issue 8: nothing is skipped silently).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
-from core.engine.base import EngineBase, _Message
-from core.engine.events import (
-    ListLoaded,
-    MarksChanged,
-    MessageState,
-    MessageStateChanged,
-)
-from core.errors import (
-    ServerError,
-)
+from core.errors import ServerError
 from core.pop3.session import Headers, Session, parse_headers
+from core.text import sanitize
+
+__all__ = ["Listing", "read_list"]
 
 
-class ListLoading(EngineBase):
-    """Builds the message list and keeps what a previous list knew (partials, marks)."""
+@dataclass
+class Listing:
+    """Message number -> (UIDL, LIST size) for the messages that can be told apart."""
 
-    def _load_list(self, *, announce: bool) -> None:
-        session = self._require()
-        sizes = session.list_sizes()
-        uidls = session.uidls()
-        if not uidls:
-            uidls = self._synthetic_uidls(session, sizes)
-        old = self._messages
-        fresh = [n for n, u in uidls.items() if u not in old]
-        tops = session.headers(sorted(fresh)) if self._list_headers and fresh else {}
-        headers = {n: parse_headers(h) for n, h in tops.items()}
-        partials = self._store.partial_offsets()
-        messages: dict[str, _Message] = {}
-        order: list[str] = []
-        stored = self._store.stored_uidls()
-        for number in sorted(uidls):
-            uidl = uidls[number]
-            size = sizes.get(number)
-            if size is None or uidl in messages:
-                continue  # deleted in this session, or a duplicate UIDL (server bug)
-            prev = old.get(uidl)
-            if prev is not None:
-                prev.number, prev.size = number, size
-                messages[uidl] = prev
-            else:
-                if uidl in stored:
-                    state, received = MessageState.STORED, size
-                else:
-                    received = partials.get(uidl, 0)
-                    state = MessageState.PAUSED if received else MessageState.REMOTE
-                messages[uidl] = _Message(
-                    uidl, number, size, headers.get(number, Headers("", "", "")), state,
-                    received,
-                )
-            order.append(uidl)
-        # DELE'd in this session: the server hides them from LIST/UIDL until QUIT or RSET,
-        # but they are still there (and still the user's marks).
-        hidden = [u for u in self._server_marks if u in old and u not in messages]
-        for uidl in hidden:
-            messages[uidl] = old[uidl]
-        if hidden:
-            order = sorted([*order, *hidden], key=lambda u: messages[u].number)
-        gone = set(old) - set(messages)
-        with self._lock:
-            self._messages = messages
-            self._order = order
-        for uidl in gone:
-            self._emit(MessageStateChanged(uidl, MessageState.GONE, 0, "no longer on the server"))
-        self._marks_cache = self._store.marks()
-        vanished = self._marks_cache - set(messages)
-        if vanished:  # deleted by an earlier QUIT whose answer we never saw
-            self._store.forget(vanished)
-            self._marks_cache = self._store.marks()
-        with self._wake:
-            w = self._wants
-            w.queue = {u: None for u in w.queue if u in messages}
-            if self._delete_after:
-                self._store.set_marks(
-                    [u for u in order if messages[u].state is MessageState.STORED], True
-                )
-                self._marks_cache = self._store.marks()
-        if announce or gone or fresh or not self._list_loaded:
-            self._list_loaded = True
-            self._emit(ListLoaded(tuple(self.messages())))
-        self._emit(MarksChanged(frozenset(self._marks_cache)))
-        self._apply_commands()  # a "download all" that waited for the list
+    entries: dict[int, tuple[str, int]]
+    headers: dict[int, Headers] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
-    def _synthetic_uidls(self, session: Session, sizes: dict[int, int]) -> dict[int, str]:
-        """No UIDL: identify by size + a hash of the headers (DESIGN rule 4)."""
-        tops = session.headers(sorted(sizes))
-        out: dict[int, str] = {}
-        for number, size in sizes.items():
-            if number not in tops:
-                raise ServerError("UIDL", "the server has neither UIDL nor TOP: cannot tell "
-                                  "messages apart safely", "SYS/PERM")
-            digest = hashlib.sha256(str(size).encode() + b"\0" + tops[number]).hexdigest()
-            out[number] = f"~{digest[:40]}"
-        return out
 
+def read_list(session: Session, known: set[str], *, with_headers: bool) -> Listing:
+    """LIST + UIDL (or size + header hashes without UIDL); TOP for UIDLs not in ``known``."""
+    sizes = session.list_sizes()
+    listed = session.uidls()
+    problems: list[str] = []
+    if listed is None:
+        uidls = _synthetic_uidls(session, sizes)
+    else:
+        uidls, bad = listed
+        problems.extend(
+            f"the server sent an invalid UIDL line {sanitize(line.decode('latin-1'))}: "
+            "that message is left on the server"
+            for line in bad
+        )
+    seen: dict[str, int] = {}
+    duplicated: set[str] = set()
+    for number, uidl in sorted(uidls.items()):
+        if uidl in seen:
+            duplicated.add(uidl)
+        seen.setdefault(uidl, number)
+    entries: dict[int, tuple[str, int]] = {}
+    for number, uidl in sorted(uidls.items()):
+        size = sizes.get(number)
+        if uidl in duplicated:
+            continue
+        if size is None:
+            problems.append(
+                f"the UIDL {uidl!r} names message {number}, which LIST does not have: "
+                "left on the server"
+            )
+            continue
+        entries[number] = (uidl, size)
+    for uidl in sorted(duplicated):
+        numbers = sorted(n for n, u in uidls.items() if u == uidl)
+        problems.append(
+            f"messages {', '.join(map(str, numbers))} share the UIDL {uidl[:40]!r}: the "
+            "server cannot tell them apart, so they are left on the server"
+        )
+    for number in sorted(set(sizes) - set(uidls)):
+        problems.append(f"message {number} has no valid UIDL: left on the server")
+    fresh = sorted(n for n, (u, _) in entries.items() if u not in known)
+    headers: dict[int, Headers] = {}
+    if with_headers and fresh:
+        headers = {n: parse_headers(h) for n, h in session.headers(fresh).items()}
+    return Listing(entries, headers, problems)
+
+
+def _synthetic_uidls(session: Session, sizes: dict[int, int]) -> dict[int, str]:
+    """No UIDL: identify by size + a hash of the headers (DESIGN rule 4)."""
+    tops = session.headers(sorted(sizes))
+    out: dict[int, str] = {}
+    for number, size in sizes.items():
+        if number not in tops:
+            raise ServerError("UIDL", "the server has neither UIDL nor TOP: cannot tell "
+                              "messages apart safely", "SYS/PERM")
+        digest = hashlib.sha256(str(size).encode() + b"\0" + tops[number]).hexdigest()
+        out[number] = f"~{digest[:40]}"
+    return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from core.errors import LocalProtocolError
+from core.text import redact_command, redacted_args
 
 __all__ = [
     "MAX_AUTH_LINE",
@@ -54,18 +55,10 @@ class Command:
 
     def redacted(self) -> str:
         """The command line as it may appear in a transcript: secrets replaced by "***"."""
-        return " ".join((self.verb, *_redact(self.verb, self.args)))
+        return redact_command(self.verb, self.args)
 
     def __repr__(self) -> str:
-        return f"Command({self.verb!r}, {_redact(self.verb, self.args)!r})"
-
-
-def _redact(verb: str, args: tuple[str, ...]) -> tuple[str, ...]:
-    if verb == "PASS":
-        return ("***",) * len(args)
-    if verb in ("APOP", "AUTH") and len(args) > 1:
-        return (args[0], *("***" for _ in args[1:]))
-    return args
+        return f"Command({self.verb!r}, {redacted_args(self.verb, self.args)!r})"
 
 
 # ------------------------------------------------------------------ argument checks
@@ -78,6 +71,7 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 _MECHANISM = re.compile(r"[A-Z0-9_-]{1,20}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LINE_BREAKING = re.compile(r"[\r\n\x00]")  # all a secret must not hold: it would end the line
 
 
 def _msgno(arg: str) -> bool:
@@ -140,8 +134,10 @@ def encode_command(command: Command) -> bytes:
         )
     for index, (arg, check) in enumerate(zip(args, (*required, *optional), strict=False)):
         # Control characters first: a CR, LF or NUL would let an argument inject a command.
-        if not isinstance(arg, str) or _CONTROL.search(arg) or not check(arg):
-            secret = verb == "PASS" or (verb in ("APOP", "AUTH") and index > 0)
+        # A password is taken whole otherwise (a user may have chosen "pa\x1dss").
+        secret = verb == "PASS" or (verb in ("APOP", "AUTH") and index > 0)
+        refused = _LINE_BREAKING if verb == "PASS" else _CONTROL
+        if not isinstance(arg, str) or refused.search(arg) or not check(arg):
             shown = "***" if secret else repr(arg)
             raise LocalProtocolError(f"bad argument {index + 1} for {verb}: {shown}")
     line = " ".join((verb, *args)).encode("utf-8") + b"\r\n"

@@ -29,9 +29,11 @@ from typing import Final, TypeAlias
 
 from core.errors import (
     ConnectionLost,
+    Desync,
     LocalProtocolError,
     PopError,
     RemoteProtocolError,
+    TlsGreeting,
 )
 from core.pop3.commands import VERBS, Command, encode_auth_line, encode_command
 
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 _TERMINATOR: Final = b".\r\n"
+# A TLS record header (handshake 0x16 or alert 0x15, version 3.x) where a greeting belongs.
+_TLS_RECORD: Final = re.compile(rb"[\x15\x16]\x03")
 # Dot-led lines decoded one by one per Body before switching to one bytes.replace.
 _DOT_LINE_STEPS: Final = 32
 
@@ -232,6 +236,7 @@ class ClientConnection:
         self._line_len = 0  # listing line length so far (for max_body_line)
         self._auth_turn = False  # a "+ " challenge came; the client owes a line
         self._tls_started = False
+        self._after_end: Command | None = None  # the multi-line reply that just ended
         self._error: PopError | None = None
 
     # ---- public state
@@ -244,6 +249,13 @@ class ClientConnection:
     def pending(self) -> int:
         """Commands sent whose reply has not finished (End or a final Status)."""
         return len(self._queue)
+
+    @property
+    def buffered(self) -> int:
+        """Received octets not yet turned into events. Whenever ``next_event`` returns
+        NEED_DATA this is below ``max_line`` (a status line still incomplete) and at most 2
+        inside a payload: no reply can make the buffer grow without bound."""
+        return len(self._buf) - self._pos + sum(map(len, self._chunks))
 
     @property
     def awaiting_auth_line(self) -> bool:
@@ -302,6 +314,11 @@ class ClientConnection:
 
         Raises RemoteProtocolError for a malformed reply and ConnectionLost for EOF in the
         middle of one; both leave the state ERROR and are raised again on later calls.
+
+        Desync (a RemoteProtocolError) means the octets after a multi-line reply's terminator
+        are not a status line: that reply ended early (an unstuffed "." line), so its payload
+        is not the whole message. Calling this with no command outstanding is how a caller
+        checks for such octets after an End: NEED_DATA if none arrived, Desync if some did.
         """
         if self._error is not None:
             raise self._error
@@ -333,6 +350,7 @@ class ClientConnection:
     def _next(self) -> Event | NeedData:
         self._merge()
         if not self._greeted:
+            self._check_tls_greeting()
             line = self._take_line("the greeting")
             if line is None:
                 return self._starved("the greeting")
@@ -347,6 +365,11 @@ class ClientConnection:
             return self._reply(head, line)
         if self._pos < len(self._buf):
             preview = self._buf[self._pos : self._pos + 80]
+            if self._after_end is not None:
+                raise Desync(
+                    f"data after the end of the reply to {self._after_end.redacted()},"
+                    f" with no command outstanding: {preview!r}"
+                )
             raise RemoteProtocolError(f"unsolicited data from the server: {preview!r}")
         if self._eof:
             self._move(_EOF, _OK)
@@ -371,6 +394,14 @@ class ClientConnection:
         self._pos = end + 2
         return buf[pos:end]
 
+    def _check_tls_greeting(self) -> None:
+        """A TLS record where the greeting belongs: this port speaks TLS from the first byte."""
+        if _TLS_RECORD.match(self._buf, self._pos):
+            raise TlsGreeting(
+                "the server answered with TLS, not a POP3 greeting: this port expects"
+                " the SSL/TLS security setting"
+            )
+
     def _greeting(self, line: bytes) -> Greeting:
         ok, code, text = _parse_status(line)
         self._greeted = True
@@ -385,7 +416,16 @@ class ClientConnection:
                 raise RemoteProtocolError(f"SASL continuation in reply to {head.verb}")
             self._auth_turn = True
             return Continuation(head, line[2:].decode("ascii", "replace"))
-        ok, code, text = _parse_status(line)
+        ended, self._after_end = self._after_end, None
+        try:
+            ok, code, text = _parse_status(line)
+        except RemoteProtocolError as exc:
+            if ended is None:
+                raise
+            raise Desync(
+                f"the reply to {ended.redacted()} ended early: the next line is not a"
+                f" status line: {line[:80]!r}"
+            ) from exc
         self._auth_turn = False
         if ok and head.multiline:
             self._in_body = True
@@ -419,6 +459,7 @@ class ClientConnection:
                     self._pos = pos + 3
                     self._in_body = False
                     self._queue.popleft()
+                    self._after_end = head
                     return End(head)
                 if _TERMINATOR.startswith(buf[pos:end]):
                     return self._starved(head.verb)  # "." or ".\r": not known yet

@@ -21,6 +21,7 @@ from core.errors import (
 from core.pop3.protocol import Status
 
 __all__ = [
+    "announced_login_delay",
     "error_for",
     "parse_capa",
     "parse_list_size",
@@ -29,6 +30,7 @@ __all__ = [
     "parse_stat",
     "parse_uidl_line",
     "parse_uidl_listing",
+    "split_uidl_listing",
 ]
 
 _SCAN_LINE = re.compile(rb"([0-9]{1,18}) +([0-9]{1,18})(?: [^\r\n]*)?")
@@ -72,22 +74,34 @@ def parse_scan_listing(data: bytes) -> list[tuple[int, int]]:
     return result
 
 
-def parse_uidl_listing(data: bytes) -> list[tuple[int, str]]:
-    """UIDL body -> [(number, uidl)]; a UIDL is 1-70 octets in 0x21-0x7E (RFC 1939).
+def split_uidl_listing(data: bytes) -> tuple[list[tuple[int, str]], list[bytes]]:
+    """UIDL body -> ([(number, uidl)], [bad lines]): a bad line affects its message only.
 
-    Duplicate UIDLs are returned as sent (the caller decides); UIDLs may hold "/" or "..",
-    so never make a file name of one.
+    A UIDL is 1-70 octets in 0x21-0x7E (RFC 1939); a line breaking that (71 octets, control
+    characters), a number 0 or a number seen before is returned raw in the second list for
+    the caller to report. Duplicate *UIDLs* are returned as sent (the caller decides); UIDLs
+    may hold "/" or "..", so never make a file name of one.
     """
-    result: list[tuple[int, str]] = []
+    good: list[tuple[int, str]] = []
+    bad: list[bytes] = []
     seen: set[int] = set()
     for line in _listing_lines(data):
         match = _UIDL_LINE.fullmatch(line)
         if match is None or int(match.group(1)) == 0 or int(match.group(1)) in seen:
-            raise RemoteProtocolError(f"bad UIDL line: {line[:80]!r}")
+            bad.append(line)
+            continue
         number = int(match.group(1))
         seen.add(number)
-        result.append((number, match.group(2).decode("ascii")))
-    return result
+        good.append((number, match.group(2).decode("ascii")))
+    return good, bad
+
+
+def parse_uidl_listing(data: bytes) -> list[tuple[int, str]]:
+    """UIDL body -> [(number, uidl)]; RemoteProtocolError for the first bad line."""
+    good, bad = split_uidl_listing(data)
+    if bad:
+        raise RemoteProtocolError(f"bad UIDL line: {bad[0][:80]!r}")
+    return good
 
 
 def _count_size(text: str, what: str) -> tuple[int, int]:
@@ -122,6 +136,8 @@ def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] |
     """CAPA "LOGIN-DELAY n [USER]" -> (seconds, per_user), or None when not announced.
 
     ``per_user`` (the "USER" flag, sent before login) means the value may change after login.
+    Only 1-18 decimal digits pass ("inf", "1e9", "-1", "300.5" are RemoteProtocolError), so
+    the value is always an int a clock can add; whether it is obeyed is MAX_SERVER_WAIT's call.
     """
     args = capa.get("LOGIN-DELAY")
     if args is None:
@@ -133,6 +149,19 @@ def parse_login_delay(capa: Mapping[str, tuple[str, ...]]) -> tuple[int, bool] |
     ):
         raise RemoteProtocolError(f"bad CAPA LOGIN-DELAY: {' '.join(args)[:80]!r}")
     return int(args[0]), len(args) == 2
+
+
+def announced_login_delay(capa: Mapping[str, tuple[str, ...]]) -> int | None:
+    """The CAPA LOGIN-DELAY in seconds; None when absent or malformed.
+
+    A malformed announcement is dropped (DESIGN rule 17: a capability that misbehaves is not
+    used), so nothing that reads it, such as the -ERR path, fails on it.
+    """
+    try:
+        parsed = parse_login_delay(capa)
+    except RemoteProtocolError:
+        return None
+    return None if parsed is None else parsed[0]
 
 
 def error_for(status: Status, *, login_delay: float = 0.0) -> ServerError:

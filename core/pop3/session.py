@@ -2,8 +2,11 @@
 
 The session knows commands and replies; it knows nothing of UIDL bookkeeping, retries or
 the store (that is the engine's job). Every wait is bounded: a read that sees no byte for
-``read_timeout`` seconds is a dead link (ReadTimeout), and a transfer can be interrupted
-between chunks by a ``check`` callback, so pausing takes effect within ``poll`` seconds.
+``read_timeout`` seconds is a dead link (ReadTimeout); a reply that trickles is cut off
+by an overall deadline (``read_timeout`` plus one second per MIN_RATE octets); and every
+read looks at the ``stop`` callback each ``poll`` seconds, so a shutdown or disconnect
+takes effect within a second anywhere in a session. ``poll`` is only that: the TLS
+handshake after STLS runs under the user's timeout, never under the poll interval.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import email.header
 import email.parser
 import email.policy
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,29 +25,27 @@ from core.auth import sasl
 from core.errors import (
     BodyOverrun,
     ConnectionLost,
+    Desync,
+    Interrupted,
     LocalProtocolError,
+    NoGreeting,
     ReadTimeout,
     RemoteProtocolError,
     SecurityError,
     ServerError,
 )
-from core.net import Security, TlsPolicy, Transport, connect
+from core.net import Dialer, Security, TlsPolicy, Transport, connect
 from core.pop3 import protocol, replies
 from core.pop3.commands import Command
 from core.pop3.protocol import Body, End, Greeting, Status
+from core.pop3.sizes import overrun_limit
 
 Transcript = Callable[[bool, str], None]
 Sink = Callable[[bytes], None]
 
-_AUTH_VERBS = frozenset({"USER", "PASS", "APOP", "AUTH"})
 DEFAULT_LOGIN_DELAY = 60.0
 PIPELINE_WINDOW = 256  # commands in flight at once: bounds our send buffer and the server's
-SMALL_BATCH_BYTES = 4 * 1024 * 1024
-
-
-def body_margin(size: int) -> int:
-    """How far a body may run past its LIST size before we call it an overrun (rule 11, 13)."""
-    return max(4096, size // 100)
+MIN_RATE = 256  # octets/s a reply must average, after its first read_timeout, to go on
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +76,7 @@ class ServerInfo:
 
     @property
     def login_delay(self) -> float | None:
-        args = self.capabilities.get("LOGIN-DELAY")
-        if not args:
-            return None
-        try:
-            return float(args[0])
-        except ValueError:
-            return None
+        return replies.announced_login_delay(self.capabilities)
 
     def describe(self) -> str:
         """One line for a "Test connection" dialog and the log."""
@@ -99,6 +95,7 @@ class Session:
         read_timeout: float = 60.0,
         poll: float = 0.5,
         bufsize: int = 256 * 1024,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self._transport = transport
         self._conn = protocol.ClientConnection()
@@ -106,6 +103,12 @@ class Session:
         self._read_timeout = read_timeout
         self._poll = min(poll, read_timeout)
         self._bufsize = bufsize
+        self._stop = stop
+        self._exchange_start = time.monotonic()
+        self._exchange_octets = 0
+        self.body_octets = 0  # of the multi-line reply being read: where a break happened
+        self.reply_started = False  # that reply's status line arrived (+OK or -ERR)
+        self._body_parts: list[bytes] = []  # that reply's octets so far (bounded by its limit)
         self.info = ServerInfo(secure=transport.secure)
         self._transport.set_timeout(self._poll)
 
@@ -118,12 +121,16 @@ class Session:
     def _send(self, commands: Sequence[Command]) -> None:
         wire = b"".join(self._conn.send(c) for c in commands)
         for c in commands:
-            self._note(True, _redact(c))
+            self._note(True, c.redacted())
         self._transport.sendall(wire)
+        self._exchange_start = time.monotonic()
+        self._exchange_octets = 0
 
     def _fill(self, check: Callable[[], None] | None) -> None:
         waited = 0.0
         while True:
+            if self._stop is not None and self._stop():
+                raise Interrupted("stopped")
             if check is not None:
                 check()
             try:
@@ -138,6 +145,13 @@ class Session:
             self._conn.receive_data(data)
             if not data:
                 raise ConnectionLost("the server closed the connection")
+            self._exchange_octets += len(data)
+            allowed = self._read_timeout + self._exchange_octets / MIN_RATE
+            if time.monotonic() - self._exchange_start > allowed:
+                raise ReadTimeout(
+                    f"the server trickles its reply ({self._exchange_octets} octets in "
+                    f"{time.monotonic() - self._exchange_start:.0f} s): treated as a dead link"
+                )
             return
 
     def _event(self, check: Callable[[], None] | None = None) -> object:
@@ -147,10 +161,18 @@ class Session:
                 return event
             self._fill(check)
 
+    def unfinished_body(self) -> bytes:
+        """After a break mid-reply: the octets of the reply that was being collected."""
+        return b"".join(self._body_parts[:])
+
     def _status(self, command: Command) -> Status:
+        self.body_octets = 0
+        self._body_parts = []
+        self.reply_started = False
         event = self._event()
         if not isinstance(event, Status):
             raise RemoteProtocolError(f"expected a status line for {command.verb}, got {event!r}")
+        self.reply_started = True
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
         return event
 
@@ -170,7 +192,8 @@ class Session:
 
     def _collect(self, command: Command, limit: int) -> bytes:
         parts: list[bytes] = []
-        total = 0
+        self._body_parts = parts
+        total = self.body_octets = 0
         while True:
             event = self._event()
             if isinstance(event, End):
@@ -178,6 +201,7 @@ class Session:
             if not isinstance(event, Body):
                 raise RemoteProtocolError(f"unexpected {event!r} in the reply to {command.verb}")
             total += len(event.data)
+            self.body_octets = total
             if total > limit:
                 what = " ".join((command.verb, *command.args[:1]))
                 bound = "its LIST size and margin" if command.verb == "RETR" else "the limit"
@@ -193,7 +217,12 @@ class Session:
     # -- AUTHORIZATION ----------------------------------------------------------------
 
     def greet(self) -> Greeting:
-        event = self._event()
+        try:
+            event = self._event()
+        except ReadTimeout:
+            raise NoGreeting(
+                f"no greeting from the server within {self._read_timeout:.0f} s"
+            ) from None
         if not isinstance(event, Greeting):
             raise RemoteProtocolError(f"expected a greeting, got {event!r}")
         self._note(False, f"{'+OK' if event.ok else '-ERR'} {event.text}")
@@ -220,7 +249,13 @@ class Session:
                 f"{host} does not offer STARTTLS (STLS); choose SSL/TLS or allow plaintext"
             )
         self._simple("STLS")  # the protocol refuses plaintext queued behind +OK (injection)
-        self._transport.start_tls(host, policy)
+        # The handshake is its own phase: the user's timeout, not the poll interval.
+        self._transport.set_timeout(self._read_timeout)
+        try:
+            self._transport.start_tls(host, policy)
+        finally:
+            if not self._transport.closed:
+                self._transport.set_timeout(self._poll)
         self.info.secure = True
         self.capa()  # RFC 2595: capabilities may differ after TLS; forget the old ones
 
@@ -320,14 +355,15 @@ class Session:
     def list_sizes(self) -> dict[int, int]:
         return dict(replies.parse_scan_listing(self._multi("LIST")))
 
-    def uidls(self) -> dict[int, str]:
-        """Message number -> UIDL; empty when the server has no UIDL command."""
+    def uidls(self) -> tuple[dict[int, str], list[bytes]] | None:
+        """(message number -> UIDL, invalid lines); None when the server has no UIDL."""
         command = Command("UIDL")
         self._send([command])
         status = self._status(command)
         if not status.ok:
-            return {}
-        return dict(replies.parse_uidl_listing(self._collect(command, 64 * 1024 * 1024)))
+            return None
+        good, bad = replies.split_uidl_listing(self._collect(command, 64 * 1024 * 1024))
+        return dict(good), bad
 
     def headers(self, numbers: Iterable[int], *, lines: int = 0) -> dict[int, bytes]:
         """``TOP n 0`` for each message, pipelined where allowed; a refused TOP is skipped."""
@@ -349,8 +385,10 @@ class Session:
     ) -> int:
         """Stream message ``number`` (from ``offset``) into ``sink``; returns octets received.
 
-        The body is bounded by the LIST ``size``: running past it by more than the margin
-        is a BodyOverrun (the connection must then be closed: the reply is not finished).
+        The body is bounded by the LIST ``size``: running past
+        :func:`core.pop3.sizes.overrun_limit` is a BodyOverrun (the connection must then be
+        closed: the reply is not finished). Bytes already waiting after the terminator are
+        a Desync: the server ended the reply early, so what arrived is suspect.
         """
         if offset and not self.info.ext_retr:
             raise LocalProtocolError("RETR with an offset needs the EXT-RETR capability")
@@ -358,7 +396,7 @@ class Session:
         command = Command("RETR", args)
         self._send([command])
         self._ok(command)
-        limit = None if size is None else max(size - offset, 0) + body_margin(size)
+        limit = None if size is None else max(overrun_limit(size) - offset, 0)
         received = 0
         while True:
             event = self._event(check)
@@ -366,11 +404,12 @@ class Session:
                 received += len(event.data)
                 if limit is not None and received > limit:
                     raise BodyOverrun(
-                        f"message {number} runs past its LIST size ({size} octets) "
-                        f"by more than {body_margin(size or 0)} octets"
+                        f"message {number} runs past its LIST size ({size} octets): "
+                        f"over {limit + offset} octets"
                     )
                 sink(event.data)
             elif isinstance(event, End):
+                self._check_nothing_after(f"RETR {number}")
                 return received
             else:
                 raise RemoteProtocolError(f"unexpected {event!r} in RETR {number}")
@@ -379,7 +418,7 @@ class Session:
         self, sizes: Sequence[tuple[int, int]]
     ) -> Iterable[tuple[int, bool, bytes]]:
         """Pipelined RETR of small messages, yielding (number, ok, wire body) in order."""
-        yield from self._pipelined("RETR", ((n, s + body_margin(s)) for n, s in sizes), ())
+        yield from self._pipelined("RETR", ((n, overrun_limit(s)) for n, s in sizes), ())
 
     def _pipelined(
         self, verb: str, items: Iterable[tuple[int, int]], extra: tuple[str, ...]
@@ -393,6 +432,7 @@ class Session:
         pending: deque[tuple[int, int, Command]] = deque()
         todo = iter(items)
         more = True
+        after_body = False
         while True:
             if more and len(pending) <= low_water:
                 batch = [
@@ -406,11 +446,21 @@ class Session:
             if not pending:
                 return
             number, limit, command = pending.popleft()
-            status = self._status(command)
+            try:
+                status = self._status(command)
+            except RemoteProtocolError as exc:
+                if isinstance(exc, Desync) or not after_body:
+                    raise
+                raise Desync(f"the reply before {verb} {number} ended early: {exc}") from exc
             if not status.ok:
+                after_body = False
                 yield number, False, status.text.encode()
                 continue
-            yield number, True, self._collect(command, limit)
+            data = self._collect(command, limit)
+            after_body = True
+            if not pending:
+                self._check_nothing_after(f"{verb} {number}")
+            yield number, True, data
 
     def dele(self, numbers: Iterable[int]) -> list[int]:
         """DELE each (pipelined); returns the numbers the server refused."""
@@ -443,19 +493,21 @@ class Session:
         """Drop the connection without QUIT: the server deletes nothing."""
         self._transport.close()
 
+    def _check_nothing_after(self, what: str) -> None:
+        """With no command outstanding, bytes already received are not a reply to
+        anything: the server ended the last reply early (an unstuffed "." line)."""
+        if self._conn.pending:
+            return
+        try:
+            self._conn.next_event()
+        except RemoteProtocolError as exc:
+            if isinstance(exc, Desync):
+                raise
+            raise Desync(f"the reply to {what} ended early: {exc}") from exc
+
 
 def _code(status: Status) -> str:
     return f"[{status.code}] " if status.code else ""
-
-
-def _redact(command: Command) -> str:
-    if command.verb == "PASS":
-        return "PASS ********"
-    if command.verb == "APOP":
-        return f"APOP {command.args[0]} ********"
-    if command.verb == "AUTH" and len(command.args) > 1:
-        return f"AUTH {command.args[0]} ********"
-    return " ".join((command.verb, *command.args))
 
 
 def _b64(text: str) -> str:
@@ -500,11 +552,19 @@ def open_session(
     transcript: Transcript | None = None,
     connect_timeout: float = 30.0,
     read_timeout: float = 60.0,
+    dialer: Dialer | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Session:
-    """Connect, greet, CAPA, and upgrade with STLS when asked: ready for login()."""
-    transport = connect(host, port, security, policy, timeout=connect_timeout)
+    """Connect, greet, CAPA, and upgrade with STLS when asked: ready for login().
+
+    ``dialer.abort()`` ends the connect or the TLS handshake at once; ``stop`` is looked
+    at during every read (see :class:`Session`).
+    """
+    transport = connect(host, port, security, policy, timeout=connect_timeout, dialer=dialer)
     try:
-        session = Session(transport, transcript=transcript, read_timeout=read_timeout)
+        session = Session(
+            transport, transcript=transcript, read_timeout=read_timeout, stop=stop
+        )
         session.greet()
         session.capa()
         if security is Security.STARTTLS:

@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
-from core.errors import MessageIntegrityError, StorageError
+from core.errors import MessageIntegrityError, StorageError, StoreBusy
+from core.pop3.sizes import overrun_limit
 from core.store.maildir import Maildir, storage_error
 from core.store.partial import PartialDownload
 from core.store.state import AccountState, Delivering, PartialRecord
@@ -42,17 +43,7 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Store", "default_size_margin"]
-
-
-def default_size_margin(size: int) -> int:
-    """How far past its LIST size a fresh (not resumed) transfer may run.
-
-    LIST is "a strong hint" (DESIGN rule 13): some servers count LF endings or miss a
-    header they add. A quarter plus 4 KiB tolerates those and still stops a server that
-    streams without end from filling the disk.
-    """
-    return 4096 + size // 4
+__all__ = ["Store"]
 
 
 class Store:
@@ -68,12 +59,12 @@ class Store:
         state_dir: Path,
         *,
         checkpoint_every: int = 32 << 20,
-        size_margin: Callable[[int], int] = default_size_margin,
+        size_limit: Callable[[int], int] = overrun_limit,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.partial_dir = self.state_dir / "partial"
         self.checkpoint_every = checkpoint_every
-        self.size_margin = size_margin
+        self.size_limit = size_limit  # octets a message of a LIST size may have
         self._lock = threading.RLock()
         self._open: dict[str, PartialDownload] = {}
         self._lock_fd: int | None = None
@@ -110,7 +101,7 @@ class Store:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise StorageError(
+                    raise StoreBusy(
                         f"another popfetch is using this account's state ({self.state_dir})"
                     ) from exc
                 raise storage_error("lock", path, exc) from exc
@@ -133,6 +124,28 @@ class Store:
             finally:
                 self.state.close()
                 self._release_lock()
+
+    @property
+    def is_open(self) -> bool:
+        return self._lock_fd is not None
+
+    def reopen(self) -> None:
+        """After close(): take the lock again, reopen the database and reconcile.
+
+        An engine closes its store while it has nothing to do, so that another popfetch
+        (a cron job) can use the account meanwhile. StoreBusy while that one runs.
+        """
+        with self._lock:
+            if self._lock_fd is not None:
+                return
+            self._take_lock()
+            try:
+                self.state = AccountState(self.state_dir / "state.sqlite3")
+                self.reconcile()
+            except BaseException:
+                self.state.close()
+                self._release_lock()
+                raise
 
     def __enter__(self) -> Store:
         return self
@@ -228,7 +241,7 @@ class Store:
                 fd,
                 self.partial_dir / rec.file_name,
                 checkpoint_every=self.checkpoint_every,
-                limit=size + max(2, self.size_margin(size)),
+                limit=self.size_limit(size),
             )
             self._open[uidl] = partial
             return partial
@@ -265,14 +278,26 @@ class Store:
             if rec is not None:
                 self._unlink_partial_file(rec)
 
+    def discard_partials(self) -> int:
+        """Drop every partial download (``popfetch fetch --discard-partials``): a stuck
+        one is then fetched whole. Returns how many there were."""
+        with self._lock:
+            for partial in list(self._open.values()):
+                partial._close_fd()
+            records = self.state.partials()
+            for rec in records:
+                self.state.drop_partial(rec.uidl)
+                self._unlink_partial_file(rec)
+            return len(records)
+
     def complete(self, partial: PartialDownload, *, exact: bool) -> Path:
         """Check the size, deliver into ``new/`` durably, record the UIDL as stored.
 
         Size (wire octets received vs LIST): with ``exact`` (a resumed transfer; forced
         when bytes were appended after an unverified resume point) it must be the LIST
-        size or LIST + 2 (servers that add a final CRLF); otherwise at most LIST +
-        ``size_margin``. A mismatch discards the partial and raises
-        MessageIntegrityError: fetch it again from the start.
+        size or LIST + 2 (servers that add a final CRLF); otherwise at most
+        ``size_limit(LIST)`` (:func:`core.pop3.sizes.overrun_limit`). A mismatch discards
+        the partial and raises MessageIntegrityError: fetch it again from the start.
 
         Order: fsync the file, commit the offsets, commit a "delivering" intent, rename
         into ``new/`` (copy into ``tmp/`` + fsync first if the state dir is on another
@@ -296,8 +321,8 @@ class Store:
                 ok = received in (size, size + 2)
                 wanted = f"{size} or {size + 2}"
             else:
-                ok = received <= size + max(2, self.size_margin(size))
-                wanted = f"at most {size + max(2, self.size_margin(size))}"
+                ok = received <= self.size_limit(size)
+                wanted = f"at most {self.size_limit(size)}"
             if not ok:
                 self.discard(partial)
                 raise MessageIntegrityError(

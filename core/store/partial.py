@@ -223,20 +223,6 @@ class PartialDownload:
             exc, self._flush_error = self._flush_error, None
             raise exc
 
-    def prepare_resume(self) -> int:
-        """The transfer broke: forget the held CR (the server sends it again), checkpoint,
-        and return the wire offset to ask for with ``RETR n offset``."""
-        self._require_open()
-        self._held = 0
-        if self.verifying:
-            # the re-sent prefix was not fully compared: nothing new is stored, resume
-            # from what the file holds
-            self._cut_to_durable()
-        self.checkpoint()
-        if self.wire_offset > 0:
-            self.spliced = True
-        return self.wire_offset
-
     def restart(self, verify: bool) -> None:
         """The server sends the message from octet 0 again (it cannot resume).
 
@@ -282,18 +268,6 @@ class PartialDownload:
                 os.close(self._fd)
             self._fd = None
         self._on_close(self)
-
-    def _cut_to_durable(self) -> None:
-        fd = self._require_open()
-        self._join_flush()
-        try:
-            os.ftruncate(fd, self._durable_len)
-        except OSError as exc:
-            raise storage_error("truncate", self.path, exc) from exc
-        self.wire_offset = self.durable_offset
-        self._file_len = self._durable_len
-        self._verify_len = self._verify_pos = 0
-        self._held = 0
 
     def _sync_final(self) -> None:
         """Before delivery: the file holds exactly ``file_len`` bytes, fsynced, recorded."""

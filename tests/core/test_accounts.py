@@ -249,7 +249,8 @@ def test_no_secret_ever_reaches_the_file(xdg: Path) -> None:
         for path in root.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
-    fields = {f.lower() for f in make().to_dict()}
+    # A *_command field names a program that prints the secret, never the secret itself.
+    fields = {f.lower() for f in make().to_dict() if not f.endswith("_command")}
     assert not any("pass" in f or "secret" in f or "token" in f for f in fields)
 
 
@@ -262,4 +263,4 @@ def test_hand_edited_password_is_dropped_on_save(xdg: Path) -> None:
     assert loaded == make()
     book.save([loaded])
     text = book.path.read_text()
-    assert "hunter2" not in text and "password" not in text and "future_option" not in text
+    assert "hunter2" not in text and '"password"' not in text and "future_option" not in text

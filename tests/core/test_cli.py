@@ -43,6 +43,39 @@ def test_fetch_prints_one_summary_line_and_exits_0(harness, capsys, monkeypatch)
     assert sorted(harness.fetched()) == harness.source()
 
 
+def test_a_keep_run_ends_its_session_with_quit(harness, monkeypatch):
+    _fill(harness, 2)
+    server = harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness, "--keep")) == 0
+    assert server.commands[-1] == "QUIT" and server.deleted == []
+
+
+def test_the_summary_counts_octets_received_not_list_sizes(harness, capsys, monkeypatch):
+    harness.add(b"Subject: s\n\n" + b"x" * 500_000 + b"\n")
+    harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness)) == 0
+    assert "1 messages (0.5 MB) fetched" in capsys.readouterr().out
+
+
+def test_discard_partials_fetches_a_stuck_message_whole(harness, monkeypatch):
+    from core.demoserver.mailbox import default_uidl
+    from core.store.local import Store
+
+    body = b"Subject: s\n\n" + b"y" * 400_000 + b"\n"
+    uidl = default_uidl(harness.add(body))
+    server = harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    with Store(harness.dst, harness.state) as store:  # a partial from another copy
+        partial = store.begin(uidl, len(body.replace(b"\n", b"\r\n")))
+        partial.write(b"Subject: other\r\n\r\n" + b"z" * 5000)
+        partial.close()
+    assert main(_args(harness, "--discard-partials")) == 0
+    assert not any(c.startswith("RETR 1 ") for c in server.commands), server.commands
+    assert harness.fetched() == harness.source()
+
+
 def test_delete_commits_with_quit_and_reports_the_count(harness, capsys, monkeypatch):
     _fill(harness, 4)
     server = harness.serve()

@@ -91,7 +91,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     from core.accounts import Account
     from core.engine.events import MessageState
     from core.net import Security
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(maildir.parent / "gui.ini"), QSettings.Format.IniFormat)
@@ -142,7 +142,7 @@ def in_app(host: str, port: int, maildir: Path, tick_ms: int) -> tuple[float, li
     loop.exec()
     tick.stop()
     watcher.stop()
-    window._really_close = True
+    window.closer.really_close = True
     window.close()
     app.processEvents()
     return result[0], late[1:]
@@ -199,7 +199,7 @@ def bench_list(count: int) -> None:
     from core.engine.coordinator import Engine
     from core.engine.events import ListLoaded
     from core.net import Security
-    from gui.mainwindow import MainWindow
+    from gui.window.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="popfetch-bench-list-") as tmp_s:
@@ -258,7 +258,7 @@ def bench_list(count: int) -> None:
             t_app = time.perf_counter() - t0
             tick.stop()
             check.stop()
-            window._really_close = True
+            window.closer.really_close = True
             window.close()
             app.processEvents()
     print(f"list of {count:,} messages with headers (TOP), from connect to shown: "
@@ -273,10 +273,10 @@ def bench_rows(rows: int) -> None:
 
     from core.engine.events import ListLoaded, MessageInfo, MessageState, Progress
     from gui import icons
-    from gui.columns import Column
-    from gui.delegate import MessageDelegate
-    from gui.filterproxy import MessageFilterProxy
-    from gui.model import MessageListModel
+    from gui.models.columns import Column
+    from gui.models.filterproxy import MessageFilterProxy
+    from gui.models.model import MessageListModel
+    from gui.window.delegate import MessageDelegate
 
     app = QApplication.instance() or QApplication([])
     states = list(MessageState)
@@ -343,7 +343,7 @@ def bench_rows(rows: int) -> None:
     t = time.perf_counter()
     for i in range(0, rows, max(1, rows // 1000)):
         model.apply(Progress(f"uidl-{i:07d}", 100, 1000, 1e6))
-    model.flush_progress()
+    model.flush_changes()
     view.viewport().repaint()
     print(f"  1,000 progress events spread over the list, one flush + repaint: "
           f"{(time.perf_counter() - t) * 1000:.0f} ms")

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 
-import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
 from core.accounts import AccountBook
 from core.demoserver.sample import make_demo_mailbox
 from core.engine.coordinator import RetryPolicy
 from gui.keyring_access import KeychainAccess
-from gui.mainwindow import MainWindow
+from gui.window.mainwindow import MainWindow
 from tests.gui.helpers import LARGE, Server
 from tests.support.memkeyring import MemoryKeyring, installed
 
@@ -102,5 +101,5 @@ def window(qtbot: Any, tmp_path: Path, keyring_backend: MemoryKeyring) -> Iterat
     qtbot.addWidget(w)
     w.show()
     yield w
-    w._really_close = True
+    w.closer.really_close = True
     w.close()

@@ -65,9 +65,9 @@ def inner(args: argparse.Namespace) -> int:
         sh("xdotool", "key", "--window", win, "ctrl+shift+d")  # Download all
         time.sleep(1.0)
         # sort by size, largest first (click the "Size" header twice)
-        click(win, 960, 99)
+        click(win, 860, 99)
         time.sleep(0.5)
-        click(win, 960, 99)
+        click(win, 860, 99)
         time.sleep(max(0.0, args.wait - 4.5))
         click(win, 600, 144)  # the second largest: pause it (Space)
         sh("xdotool", "key", "--window", win, "space")

@@ -25,7 +25,13 @@ import pytest
 
 from core.accounts import Account
 from core.engine.coordinator import Engine, RetryPolicy
-from core.engine.events import CommitFinished, Event, MessageState, TranscriptLine
+from core.engine.events import (
+    CommitFinished,
+    Event,
+    ListLoaded,
+    MessageState,
+    TranscriptLine,
+)
 from core.errors import AuthenticationError, CertificateError
 from core.net import Security, TlsPolicy
 from core.pop3.session import open_session
@@ -159,6 +165,14 @@ def pop_disconnects(dovecot: Dovecot, user: User) -> list[str]:
     return [line for line in dovecot.log_lines(f"pop3({user.name})") if "Disconnected" in line]
 
 
+def wait_disconnects(dovecot: Dovecot, user: User, count: int, timeout: float = 15) -> None:
+    """Until Dovecot has logged the end of ``count`` sessions of ``user`` (bounded)."""
+    deadline = time.monotonic() + timeout
+    while len(pop_disconnects(dovecot, user)) < count:
+        assert time.monotonic() < deadline, pop_disconnects(dovecot, user)
+        time.sleep(0.05)
+
+
 # ---- the session: capabilities, login methods, certificates ----------------------------------
 
 
@@ -236,7 +250,8 @@ def test_wrong_password_is_reported_once_and_not_retried(
                    "--retry-delay", "0.1", password="wrong password")
     assert result.returncode == 2, result
     assert result.stderr.count("Authentication failed") == 1, result.stderr
-    time.sleep(0.5)  # let Dovecot's log process write its last lines
+    # The login process logs its disconnect after the auth process logged the mismatch.
+    dovecot.wait_log("auth failed", count=1)
     mismatches = dovecot.log_lines(f"passwd-file({mailbox.name},")
     assert len(mismatches) == 1 and "Password mismatch" in mismatches[0]
     with pytest.raises(AuthenticationError):
@@ -331,7 +346,7 @@ def test_deletions_reach_dovecot_only_at_quit(
         engine.mark(doomed)
         assert engine.wait_idle(TIMEOUT)
         assert sum(text.startswith("DELE ") for text in events.sent()) == 3
-        time.sleep(0.3)
+        assert sum("Marked to be deleted" in text for text in events.received()) == 3
         assert dovecot.contents(mailbox.name) == messages  # marked, not deleted
         engine.commit()
         done = events.wait_for(lambda e: isinstance(e, CommitFinished))
@@ -343,7 +358,7 @@ def test_deletions_reach_dovecot_only_at_quit(
     assert stored(tmp_path / "Maildir") == sorted(messages)  # our copies stay
 
 
-def test_a_drop_before_quit_deletes_nothing(
+def test_a_disconnect_with_marks_is_rset_then_quit_and_deletes_nothing(
     dovecot: Dovecot, mailbox: User, tmp_path: Path
 ) -> None:
     messages = make_messages(4)
@@ -353,20 +368,53 @@ def test_a_drop_before_quit_deletes_nothing(
     engine.start()
     try:
         assert engine.wait_idle(TIMEOUT)
-        engine.mark([m.uidl for m in engine.messages()])
+        uidls = [m.uidl for m in engine.messages()]
+        engine.mark(uidls)
         assert engine.wait_idle(TIMEOUT)
         assert sum(text.startswith("DELE ") for text in events.sent()) == 4
         assert sum("Marked to be deleted" in text for text in events.received()) == 4
-        engine.disconnect()  # close without QUIT
-        deadline = time.monotonic() + 15
-        while not pop_disconnects(dovecot, mailbox) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        engine.disconnect()
+        wait_disconnects(dovecot, mailbox, 1)
+    finally:
+        engine.shutdown(10)
+    assert events.sent()[-2:] == ["RSET", "QUIT"]
+    closed = pop_disconnects(dovecot, mailbox)
+    assert len(closed) == 1 and "Logged out" in closed[0] and "del=0/4" in closed[0]
+    assert dovecot.contents(mailbox.name) == messages
+    with Store(tmp_path / "Maildir", tmp_path / "state") as store:
+        assert store.marks() == set(uidls)  # journalled: they come back next time
+
+
+def test_every_session_of_keep_refresh_and_idle_end_says_logged_out(
+    dovecot: Dovecot, mailbox: User, tmp_path: Path
+) -> None:
+    messages = make_messages(3)
+    dovecot.fill(mailbox.name, messages[:2])
+    ok(fetch(dovecot, mailbox, tmp_path, "--keep"))  # session 1: a keep run
+    wait_disconnects(dovecot, mailbox, 1)
+    events = Events()
+    account = Account(
+        host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS, user=mailbox.name,
+        maildir=str(tmp_path / "Maildir"), cafile=str(dovecot.ca_pem),
+    )
+    engine = Engine(
+        account, password=lambda: mailbox.password, listener=events,
+        store=Store(tmp_path / "Maildir", tmp_path / "state"), idle_end=1.0,
+    )
+    engine.start()  # session 2
+    try:
+        first = events.wait_for(lambda e: isinstance(e, ListLoaded))
+        assert isinstance(first, ListLoaded) and len(first.messages) == 2
+        dovecot.fill(mailbox.name, messages[2:])  # delivered while the app is connected
+        engine.refresh()  # session 2 ends with QUIT; session 3 sees the new message
+        events.wait_for(lambda e: isinstance(e, ListLoaded) and len(e.messages) == 3)
+        # session 3 ends by itself after a second without work
+        wait_disconnects(dovecot, mailbox, 3)
     finally:
         engine.shutdown(10)
     closed = pop_disconnects(dovecot, mailbox)
-    # Dovecot's "del=" counts expunges, so after a drop it says 0 although it accepted the DELEs.
-    assert closed and "Connection closed" in closed[-1] and "del=0/4" in closed[-1]
-    assert dovecot.contents(mailbox.name) == messages
+    assert len(closed) == 3 and all("Logged out" in line for line in closed), closed
+    assert len(dovecot.contents(mailbox.name)) == 3
 
 
 def test_unmarking_one_is_rset_then_dele_of_the_others(

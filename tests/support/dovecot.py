@@ -107,6 +107,8 @@ class Dovecot:
         root: Path | None = None,
         lock_session: bool = True,
         start_timeout: float = 20.0,
+        protocols: tuple[str, ...] = ("pop3",),
+        imap_capability: str | None = None,
     ) -> None:
         if users is None:
             users = {"alice": "alice-pw", "bob": "bob-pw"}
@@ -125,6 +127,14 @@ class Dovecot:
         self.host = "127.0.0.1"
         self.pop3_port = 0
         self.pop3s_port = 0
+        # Delivery targets (issue 12): "imap" adds imap (STARTTLS) and imaps listeners,
+        # "lmtp" an LMTP listener on TCP and on a Unix socket. imap_capability replaces
+        # the advertised CAPABILITY (to meet a server without LITERAL+, say).
+        self.protocols = protocols
+        self.imap_capability = imap_capability
+        self.imap_port = 0
+        self.imaps_port = 0
+        self.lmtp_port = 0
         self.users: dict[str, User] = {}
         self.certs: CertPaths | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -191,6 +201,7 @@ class Dovecot:
             self.pop3_port, self.pop3s_port = free_port(), free_port()
             while self.pop3s_port == self.pop3_port:
                 self.pop3s_port = free_port()
+            self._pick_target_ports()
             self.config_path.write_text(self._config())
             try:
                 self._launch(binary)
@@ -201,6 +212,19 @@ class Dovecot:
                 if "in use" not in last_error.lower():
                     break
         raise DovecotError(last_error)
+
+    def _pick_target_ports(self) -> None:
+        taken = {self.pop3_port, self.pop3s_port}
+        for name in ("imap_port", "imaps_port", "lmtp_port"):
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            setattr(self, name, port)
+
+    @property
+    def lmtp_socket(self) -> Path:
+        return self.base_dir / "popfetch-lmtp"
 
     def _check_parents_enterable(self) -> None:
         if not self.is_root:
@@ -226,7 +250,12 @@ class Dovecot:
             close_fds=True,
         )
         deadline = time.monotonic() + self.start_timeout
-        pending = {self.pop3_port: False, self.pop3s_port: True}
+        pending = {self.pop3_port: (False, b"+OK"), self.pop3s_port: (True, b"+OK")}
+        if "imap" in self.protocols:
+            pending[self.imap_port] = (False, b"* OK")
+            pending[self.imaps_port] = (True, b"* OK")
+        if "lmtp" in self.protocols:
+            pending[self.lmtp_port] = (False, b"220 ")
         while pending:
             if self.proc.poll() is not None:
                 raise DovecotError(
@@ -236,13 +265,13 @@ class Dovecot:
                 raise DovecotError(
                     f"dovecot did not greet within {self.start_timeout} s:\n{self.diagnostics()}"
                 )
-            for port, implicit_tls in list(pending.items()):
-                if self._greets(port, implicit_tls):
+            for port, (implicit_tls, greeting) in list(pending.items()):
+                if self._greets(port, implicit_tls, greeting):
                     del pending[port]
             if pending:
                 time.sleep(0.05)
 
-    def _greets(self, port: int, implicit_tls: bool) -> bool:
+    def _greets(self, port: int, implicit_tls: bool, greeting: bytes) -> bool:
         try:
             with socket.create_connection((self.host, port), timeout=2.0) as raw:
                 sock: socket.socket = raw
@@ -251,8 +280,8 @@ class Dovecot:
                 sock.settimeout(2.0)
                 data = sock.recv(512)
                 with contextlib.suppress(OSError):
-                    sock.sendall(b"QUIT\r\n")
-                return data.startswith(b"+OK")
+                    sock.sendall(b"A LOGOUT\r\n" if greeting == b"* OK" else b"QUIT\r\n")
+                return data.startswith(greeting)
         except (OSError, ssl.SSLError):
             return False
 
@@ -341,7 +370,8 @@ log_path = {self.log_path}
 info_log_path = {self.log_path}
 debug_log_path = {self.log_path}
 instance_name = popfetch-test-{self.pop3_port}
-protocols = pop3
+protocols = {" ".join(self.protocols)}
+postmaster_address = postmaster@example.test
 listen = 127.0.0.1
 shutdown_clients = yes
 {identity}
@@ -378,12 +408,43 @@ service pop3-login {{
     ssl = yes
   }}
 {chroots}}}
+{self._target_services(chroots)}
 service anvil {{
   unix_listener anvil-auth-penalty {{
     mode = 0
   }}
 {chroots}}}
 """
+
+    def _target_services(self, chroots: str) -> str:
+        parts = []
+        if "imap" in self.protocols:
+            if self.imap_capability is not None:
+                parts.append(f"protocol imap {{\n  imap_capability = {self.imap_capability}\n}}")
+            parts.append(f"""\
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+{chroots}}}""")
+        if "lmtp" in self.protocols:
+            parts.append(f"""\
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+  unix_listener {self.lmtp_socket} {{
+    mode = 0666
+  }}
+}}""")
+        return "\n".join(parts)
 
     # ---- users and mail ----------------------------------------------------------------------
     def add_user(self, name: str, password: str, *, maildir: Path | None = None) -> User:

@@ -9,7 +9,10 @@ point of a transfer, and to see what the client sent when the session is in the 
 
 ``cuts`` gives, per accepted connection in order, the number of server-to-client bytes after
 which the proxy resets both sides (RST, as a dropped link would); ``None`` or a list that ran
-out means "forward until either side closes". Every wait is bounded; ``stop()`` ends all.
+out means "forward until either side closes". ``poison`` resets every connection just before
+that byte string would reach the client (a message the link always breaks at the same
+octet); ``drop_on`` resets a connection when the client sends a line starting with it (a
+server that drops on DELE or QUIT). Every wait is bounded; ``stop()`` ends all.
 """
 
 from __future__ import annotations
@@ -35,9 +38,14 @@ class CuttingProxy:
         cuts: Iterable[int | None] = (),
         host: str = "127.0.0.1",
         connect_timeout: float = 5.0,
+        poison: bytes | None = None,
+        drop_on: bytes | None = None,
     ) -> None:
         self.target = target
         self._cuts = list(cuts)
+        self._poison = poison
+        self._drop_on = drop_on
+        self.drops = 0  # connections reset by poison or drop_on
         self._host = host
         self._connect_timeout = connect_timeout
         self._listener: socket.socket | None = None
@@ -144,6 +152,7 @@ class CuttingProxy:
         selector.register(server, selectors.EVENT_READ, client)
         down = 0
         graceful = False
+        tail = b""  # the end of what went down, for a poison split across reads
         try:
             while not self._stopping.is_set():
                 if self._generation != generation:
@@ -169,6 +178,22 @@ class CuttingProxy:
                             graceful = True
                             return
                         continue
+                    if src is server and self._poison is not None:
+                        found = (tail + data).find(self._poison)
+                        if found >= 0:
+                            _send_all(dst, data[: max(found - len(tail), 0)])
+                            with self._lock:
+                                self.was_cut[index] = True
+                                self.drops += 1
+                            return
+                        tail = (tail + data)[-len(self._poison) :]
+                    if src is client and self._drop_on is not None and any(
+                        line.startswith(self._drop_on) for line in data.split(b"\r\n")
+                    ):
+                        with self._lock:
+                            self.was_cut[index] = True
+                            self.drops += 1
+                        return
                     if src is server:
                         if cut is not None and down + len(data) >= cut:
                             _send_all(dst, data[: cut - down])

@@ -115,7 +115,6 @@ def test_without_ext_retr_pause_holds_the_connection_and_resume_finishes(
     recorder.wait_for(lambda: MessageState.PAUSED in recorder.states(uidl))
     paused = [e for e in recorder.of(MessageStateChanged) if e.state is MessageState.PAUSED][-1]
     assert "cannot resume" in paused.detail
-    time.sleep(0.5)
     engine.resume([uidl])
     recorder.wait_for(lambda: MessageState.STORED in recorder.states(uidl), timeout=30)
     assert harness.fetched() == harness.source()
@@ -216,7 +215,7 @@ def test_wrong_password_is_reported_once_and_never_retried(harness: Harness,
     engine = harness.engine(recorder, password="wrong")
     engine.start()
     recorder.wait_for(lambda: engine.state is ConnectionState.FAILED)
-    time.sleep(0.5)
+    assert engine.wait_idle(10)  # parked until the user acts: no retry can follow
     errors = [e for e in recorder.of(ErrorOccurred) if e.fatal]
     assert len(errors) == 1 and errors[0].auth
     logins = [c for c in server.commands if c.startswith(("PASS", "AUTH", "APOP"))]
@@ -294,8 +293,8 @@ def test_every_login_method_works(harness: Harness, recorder: Recorder, method: 
     assert len(harness.fetched()) == 1
 
 
-def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harness,
-                                                                recorder: Recorder):
+def test_a_refresh_after_dele_is_a_new_session_that_keeps_the_mark(harness: Harness,
+                                                                   recorder: Recorder):
     _fill(harness, 3)
     server = harness.serve()
     engine = harness.engine(recorder)
@@ -303,10 +302,13 @@ def test_a_reload_after_dele_keeps_the_marked_message_for_commit(harness: Harnes
     uidl = _uidl_of(recorder)[1]
     engine.mark([uidl])
     recorder.wait_for(lambda: any(c.startswith("DELE") for c in server.commands))
-    engine.refresh()  # LIST/UIDL now hide the DELE'd message until QUIT
+    engine.refresh()  # only a new login sees new mail: RSET, QUIT, log in again
     recorder.wait_for(lambda: len(recorder.of(ListLoaded)) == 2)
+    assert server.commands.count("RSET") == 1 and server.commands.count("QUIT") == 1
+    assert server.deleted == []
     assert uidl in {m.uidl for m in recorder.of(ListLoaded)[-1].messages}
     assert MessageState.GONE not in recorder.states(uidl)
+    recorder.wait_for(lambda: sum(c.startswith("DELE") for c in server.commands) == 2)
     engine.commit()
     recorder.wait_for(lambda: recorder.of(CommitFinished))
     assert server.deleted == [uidl]
@@ -399,7 +401,7 @@ def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
     _fill(harness, 1)
     harness.serve()
 
-    def broken(self: Engine, *, announce: bool) -> None:
+    def broken(self: Engine) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Engine, "_load_list", broken)

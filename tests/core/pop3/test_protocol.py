@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.auth.sasl import apop_digest, plain_initial_response
-from core.errors import ConnectionLost, LocalProtocolError, RemoteProtocolError
+from core.errors import ConnectionLost, Desync, LocalProtocolError, RemoteProtocolError, TlsGreeting
 from core.pop3.commands import Command
 from core.pop3.protocol import (
     NEED_DATA,
@@ -495,8 +495,69 @@ def test_user_and_pass_pipeline_but_nothing_goes_behind_pass() -> None:
 def test_unsolicited_data_is_a_remote_error() -> None:
     conn = logged_in()
     conn.receive_data(b"-ERR Disconnected for inactivity.\r\n")
-    with pytest.raises(RemoteProtocolError, match=r"unsolicited.*inactivity"):
+    with pytest.raises(RemoteProtocolError, match=r"unsolicited.*inactivity") as caught:
         conn.next_event()
+    assert not isinstance(caught.value, Desync)  # no multi-line reply ended just before
+
+
+# An unstuffed "." line ends the reply early; the rest of the message follows the terminator.
+EARLY_END = b"+OK\r\nfirst half\r\n.\r\nsecond half\r\n.\r\n"
+
+
+@pytest.mark.parametrize("split", range(1, len(EARLY_END)))
+def test_a_line_after_a_terminator_that_is_no_status_is_a_desync(split: int) -> None:
+    conn = logged_in()
+    conn.send(Command("RETR", ("1",)))
+    conn.send(Command("DELE", ("1",)))  # pipelined behind it: the leftover meets its reply
+    events: list[Event] = []
+    with pytest.raises(Desync, match=r"RETR 1 ended early.*second half"):
+        for part in (EARLY_END[:split], EARLY_END[split:]):
+            conn.receive_data(part)
+            while (event := conn.next_event()) is not NEED_DATA:
+                events.append(event)
+    assert [type(e) for e in merged(events)] == [Status, Body, End]
+    assert conn.state is State.ERROR
+
+
+@pytest.mark.parametrize("split", range(1, len(EARLY_END)))
+def test_data_after_a_terminator_with_nothing_outstanding_is_a_desync(split: int) -> None:
+    conn = logged_in()
+    conn.send(Command("RETR", ("1",)))
+    events: list[Event] = []
+    with pytest.raises(Desync, match=r"after the end of the reply to RETR 1"):
+        for part in (EARLY_END[:split], EARLY_END[split:]):
+            conn.receive_data(part)
+            while (event := conn.next_event()) is not NEED_DATA:
+                events.append(event)
+    assert isinstance(events[-1], End)
+
+
+def test_a_status_after_a_terminator_clears_the_desync_watch() -> None:
+    conn = logged_in()
+    conn.send(Command("LIST"))
+    conn.receive_data(b"+OK\r\n1 5\r\n.\r\n")
+    drain(conn)
+    conn.send(Command("NOOP"))
+    conn.receive_data(b"+OK\r\n-ERR Disconnected for inactivity.\r\n")
+    with pytest.raises(RemoteProtocolError, match="unsolicited") as caught:
+        drain(conn)
+    assert not isinstance(caught.value, Desync)
+
+
+TLS_HELLO = b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03"
+
+
+@pytest.mark.parametrize("first", [TLS_HELLO, b"\x15\x03\x01\x00\x02\x02\x46"])
+def test_a_tls_record_instead_of_a_greeting_names_the_security_setting_at_once(
+    first: bytes,
+) -> None:
+    conn = ClientConnection()
+    conn.receive_data(first[:1])
+    assert conn.next_event() is NEED_DATA  # one octet could still be anything
+    conn.receive_data(first[1:])  # no CRLF will ever come: it must not wait for one
+    with pytest.raises(TlsGreeting, match="SSL/TLS"):
+        conn.next_event()
+    assert conn.state is State.ERROR
 
 
 # -------------------------------------------------------------------- state machine
@@ -857,3 +918,23 @@ def test_resuming_right_after_a_cr_is_ambiguous_so_the_client_steps_back() -> No
 
 def test_resume_at_the_end_of_a_message_is_an_empty_body() -> None:
     assert decoded_body(retr_events(b"+OK 0 octets\r\n.\r\n")) == b""
+
+
+@pytest.mark.parametrize(
+    "password", ["pa\x1dss-word", "a\x0bb\x0cc\x1ed", "tab\there", "\x85\u2028"]
+)
+def test_a_password_goes_out_whole_whatever_its_characters(password: str) -> None:
+    wire = logged_out_pass(password)
+    assert wire == f"PASS {password}\r\n".encode()
+
+
+@pytest.mark.parametrize("password", ["a\rb", "a\nDELE 1", "nul\x00"])
+def test_a_password_that_would_end_the_line_is_refused_unshown(password: str) -> None:
+    with pytest.raises(LocalProtocolError, match=r"bad argument 1 for PASS: \*\*\*$"):
+        logged_out_pass(password)
+
+
+def logged_out_pass(password: str) -> bytes:
+    conn = greeted()
+    conn.send(Command("USER", ("demo",)))
+    return conn.send(Command("PASS", (password,)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import (
+    MAX_SERVER_WAIT,
     AuthenticationError,
     LoginDelay,
     NoSuchMessage,
@@ -15,6 +16,7 @@ from core.errors import (
 from core.pop3.commands import Command
 from core.pop3.protocol import Status
 from core.pop3.replies import (
+    announced_login_delay,
     error_for,
     parse_capa,
     parse_list_size,
@@ -23,6 +25,7 @@ from core.pop3.replies import (
     parse_stat,
     parse_uidl_line,
     parse_uidl_listing,
+    split_uidl_listing,
 )
 
 
@@ -52,10 +55,21 @@ def test_parse_capa_rejects_junk(data: bytes) -> None:
         parse_capa(data)
 
 
-@pytest.mark.parametrize("args", [("x",), ("5", "ALL"), (), ("-1",), ("1", "USER", "x")])
+JUNK_DELAYS = [("x",), ("5", "ALL"), (), ("-1",), ("1", "USER", "x"), ("inf",), ("nan",),
+               ("1e9",), ("300.5",), ("9" * 19,), ("\u0663",), ("+5",)]
+
+
+@pytest.mark.parametrize("args", JUNK_DELAYS)
 def test_parse_login_delay_rejects_junk(args: tuple[str, ...]) -> None:
     with pytest.raises(RemoteProtocolError):
         parse_login_delay({"LOGIN-DELAY": args})
+    assert announced_login_delay({"LOGIN-DELAY": args}) is None  # dropped, never raised
+
+
+def test_a_login_delay_past_the_cap_is_not_retried() -> None:
+    assert announced_login_delay({"LOGIN-DELAY": ("1000000",)}) == 1000000
+    assert LoginDelay("PASS", "wait", MAX_SERVER_WAIT).retryable
+    assert not LoginDelay("PASS", "wait", MAX_SERVER_WAIT + 1).retryable
 
 
 def test_parse_scan_listing() -> None:
@@ -149,3 +163,13 @@ def test_error_for_maps_codes_to_exceptions(
     assert error.code == code
     if isinstance(error, LoginDelay):
         assert error.delay == 300
+
+
+def test_split_uidl_listing_keeps_the_good_lines_and_returns_the_bad() -> None:
+    data = (b"1 good\r\n2 " + b"x" * 71 + b"\r\n3 ctl\x1bchar\r\n0 zero\r\n4 dup\r\n"
+            b"4 again\r\n5 dup\r\n")
+    good, bad = split_uidl_listing(data)
+    assert good == [(1, "good"), (4, "dup"), (5, "dup")]
+    assert bad == [b"2 " + b"x" * 71, b"3 ctl\x1bchar", b"0 zero", b"4 again"]
+    with pytest.raises(RemoteProtocolError, match="bad UIDL line"):
+        parse_uidl_listing(data)

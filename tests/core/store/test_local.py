@@ -149,7 +149,7 @@ def test_a_resumed_transfer_is_checked_exactly_even_if_not_asked(store: Store) -
 
 
 def test_a_fresh_transfer_may_differ_within_the_margin(paths: tuple[Path, Path]) -> None:
-    with Store(*paths, size_margin=lambda size: 5) as s:
+    with Store(*paths, size_limit=lambda size: size + 5) as s:
         p = s.begin("short", 100)
         p.write(b"x" * 60)
         assert s.complete(p, exact=False).read_bytes() == b"x" * 60

@@ -1,5 +1,5 @@
-"""The store under SIGKILL: a child process writes and delivers, the test kills it at
-random moments, reopens the state and checks the invariants of DESIGN.md:
+"""The store under SIGKILL: a child process writes and delivers and kills itself at a chosen
+step, the test reopens the state and checks the invariants of DESIGN.md:
 
 - the partial file and its recorded offset agree (trust the file up to the record);
 - resuming from the record with the rest of the bytes gives exactly the message (LF);
@@ -7,6 +7,11 @@ random moments, reopens the state and checks the invariants of DESIGN.md:
 
 SIGKILL does not lose the page cache, so this checks the order of operations (offsets
 recorded only for bytes written, intents before renames), not the fsyncs themselves.
+
+The kill points are deterministic: the child counts its calls to the os functions the
+store writes with (write, pwrite, fsync, rename, ...) and SIGKILLs itself just before the
+Nth. A kill timed by the clock would depend on the machine's speed (a fast child simply
+finished first) and so would the test.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,12 +35,30 @@ ROOT = Path(__file__).resolve().parents[3]
 UIDL = "big/../uidl"  # a UIDL that must never become a path
 
 CHILD = r"""
-import random, sys
+import os, random, signal, sys, threading
 from pathlib import Path
 from core.store.local import Store
 
-maildir, state, msgfile, seed, mode = sys.argv[1:6]
+maildir, state, msgfile, seed, mode, kill_at = sys.argv[1:7]
 rng = random.Random(int(seed))
+steps = 0
+steps_lock = threading.Lock()  # background checkpoints fsync on their own thread
+
+
+def counted(real):
+    def step(*args, **kwargs):
+        global steps
+        with steps_lock:
+            steps += 1
+            if steps == int(kill_at):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return step
+
+
+for name in ("write", "pwrite", "fsync", "ftruncate", "rename", "replace", "link", "unlink"):
+    setattr(os, name, counted(getattr(os, name)))
+
 store = Store(Path(maildir), Path(state), checkpoint_every=0)
 
 def ready():
@@ -78,18 +100,22 @@ else:
                 [(u, b"Subject: " + u.encode() + b"\r\n\r\nsmall\r\n") for u in batch]
             )
 store.close()
-sys.stdout.write("done\n")
+sys.stdout.write(f"done after {steps} steps\n")
 sys.stdout.flush()
 """.replace("UIDL", repr(UIDL))
 
 
 def run_child(
-    maildir: Path, state: Path, msgfile: Path, seed: int, mode: str, kill_after: float | None
+    maildir: Path, state: Path, msgfile: Path, seed: int, mode: str, kill_at: int | None
 ) -> bool:
-    """Run the child; SIGKILL it ``kill_after`` seconds after it is ready. True if it finished."""
+    """Run the child; it SIGKILLs itself at its ``kill_at``-th write step (None: never).
+
+    True if it finished (the work left took fewer steps than ``kill_at``).
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [str(maildir), str(state), str(msgfile), str(seed), mode, str(kill_at or 0)]
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(maildir), str(state), str(msgfile), str(seed), mode],
+        [sys.executable, "-c", CHILD, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -101,9 +127,6 @@ def run_child(
         assert readable, "child did not start"
         line = child.stdout.readline()
         assert line == b"ready\n", child.stderr.read() if child.stderr else line
-        if kill_after is not None:
-            time.sleep(kill_after)
-            child.send_signal(signal.SIGKILL)
         child.wait(timeout=120)
         if child.returncode != 0 and child.returncode != -signal.SIGKILL:
             err = child.stderr.read().decode() if child.stderr else ""
@@ -128,7 +151,7 @@ def make_message(rng: random.Random, size: int) -> bytes:
     return b"Subject: big\r\n\r\n" + b"".join(lines)
 
 
-def test_partial_survives_sigkill_at_random_points(tmp_path: Path) -> None:
+def test_partial_survives_sigkill_at_chosen_points(tmp_path: Path) -> None:
     rng = random.Random(20261125)
     msg = make_message(rng, 12 << 20)
     lf = msg.replace(b"\r\n", b"\n")
@@ -138,8 +161,9 @@ def test_partial_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     offsets: list[int] = []
     finished = False
     for round_ in range(12):
+        # A 12 MB message takes ~1,000 writes; each round gets a little further.
         finished = run_child(
-            maildir, state, msgfile, round_, "partial", kill_after=rng.uniform(0.0, 0.15)
+            maildir, state, msgfile, round_, "partial", kill_at=rng.randrange(1, 150)
         )
         with AccountState(state / "state.sqlite3") as st:
             if st.is_stored(UIDL):
@@ -168,7 +192,7 @@ def test_partial_survives_sigkill_at_random_points(tmp_path: Path) -> None:
     print("recorded offsets after each kill:", offsets)
 
 
-def test_deliveries_killed_at_random_points_are_neither_lost_nor_duplicated(
+def test_deliveries_killed_at_chosen_points_are_neither_lost_nor_duplicated(
     tmp_path: Path,
 ) -> None:
     rng = random.Random(42)
@@ -176,7 +200,8 @@ def test_deliveries_killed_at_random_points_are_neither_lost_nor_duplicated(
     count = 400
     kills = 0
     for round_ in range(40):
-        kill = None if round_ == 39 else rng.uniform(0.0, 0.3)
+        # Delivering all 400 takes several hundred steps: these kills land mid-way.
+        kill = None if round_ == 39 else rng.randrange(1, 120)
         if run_child(maildir, state, tmp_path / "unused", round_, str(count), kill):
             break
         kills += 1

@@ -1,0 +1,1 @@
+"""The app's presence on the desktop: tray icon, notifications, start at login."""

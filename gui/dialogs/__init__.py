@@ -1,0 +1,1 @@
+"""The dialogs: account, certificate, message viewer, and the engine's prompts."""

@@ -1,0 +1,1 @@
+"""The message list: model, rows, columns, sorting, filtering, coalescing."""

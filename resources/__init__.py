@@ -1,0 +1,1 @@
+"""popfetch's icons, desktop entry and screenshot; installed as the package ``popfetch_resources``."""

@@ -1,0 +1,51 @@
+"""gui.window.statusbar: icons not glyphs, nothing covers the state, one-colour figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.engine.events import ConnectionChanged, ConnectionState
+from gui.window.mainwindow import MainWindow
+from gui.window.statusbar import StatusPanel
+from tests.gui.helpers import info, runner_with
+
+
+def test_secure_shows_an_icon_and_words(qtbot: Any, window: MainWindow) -> None:
+    runner = runner_with(qtbot, [info(1)])
+    window.registry.add(runner)
+    runner.bridge.listener(ConnectionChanged(ConnectionState.CONNECTED, secure=True,
+                                             can_resume=True))
+    qtbot.waitUntil(lambda: window.status.secure_label.text() == "Secure (TLS)")
+    assert not window.status.secure_icon.pixmap().isNull()
+    assert "🔒" not in window.status.secure_label.text()  # a font glyph drew as a box
+
+
+def test_a_passing_message_does_not_hide_the_connection_state(
+        qtbot: Any, window: MainWindow) -> None:
+    runner = runner_with(qtbot, [info(1)])
+    window.registry.add(runner)
+    runner.bridge.listener(ConnectionChanged(ConnectionState.RECONNECTING, "refused",
+                                             retry_in=30, attempt=2))
+    qtbot.waitUntil(lambda: "retrying in" in window.status.conn_label.text())
+    window.statusBar().showMessage("Download all: hover text of a toolbar button")
+    assert window.status.conn_label.isVisible() and window.status.retry_button.isVisible()
+    assert "refused" in window.status.conn_label.text()  # the reason, not only in the log
+
+
+def test_the_overall_figures_are_beside_the_bar_not_on_it(qtbot: Any, window: MainWindow) -> None:
+    runner = runner_with(qtbot, [info(1, size=1000)])
+    window.registry.add(runner)
+    window._update_totals()
+    assert not window.status.overall.isTextVisible()
+    assert window.status.overall_label.text() == "0/1 stored · 0%"
+
+
+def test_without_an_account_it_says_so(qtbot: Any) -> None:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QStatusBar
+
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    panel = StatusPanel(bar, QAction("Retry"))
+    panel.show_connection(None)
+    assert panel.conn_label.text() == "No account" and panel.secure_icon.pixmap().isNull()
