@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, Account
@@ -33,9 +33,13 @@ from core.engine.events import (
     Progress,
 )
 from core.errors import KeychainUnavailable, PopError
-from core.net import Security
+from core.net import Security, TlsPolicy
 from core.text import sanitize
 from core.units import parse_duration, parse_size
+
+if TYPE_CHECKING:
+    from core.store.local import Store
+    from core.store.targets import ImapSpec
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
 _T = TypeVar("_T")
@@ -61,6 +65,15 @@ FETCH_EPILOG = """\
 password: --password-command (the first line it prints), else the environment variable
 POPFETCH_PASSWORD, else the keychain (service "popfetch", user USER@HOST:PORT), else a
 prompt on a terminal; with none of them, fetch stops with an error.
+
+delivery (--deliver URL; --maildir PATH is short for maildir:PATH):
+  maildir:PATH  mbox:PATH  mda:COMMAND (the message on its standard input)
+  lmtp:HOST:PORT  lmtp:/path/to/socket
+  imap://USER@HOST[:PORT]/MAILBOX (STARTTLS, required)  imaps://USER@HOST[:PORT]/MAILBOX
+The IMAP password comes from --deliver-password-command, else the keychain (service
+"popfetch", user USER@HOST:PORT of the IMAP server). --cafile applies to every server the
+run talks to. A message is deleted (--delete) only once its target has it; one the target
+refuses or defers stays on the server, and the next run delivers it.
 
 exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
 error. The last line printed sums up messages and bytes fetched, resumed and deleted.
@@ -108,8 +121,14 @@ def _parser() -> argparse.ArgumentParser:
              "none: clear text"
     )
     fetch.add_argument("--user", help="the user name on the server")
-    fetch.add_argument("--maildir", type=Path,
+    where = fetch.add_mutually_exclusive_group()
+    where.add_argument("--maildir", type=Path,
                        help="the Maildir to store into (created if missing)")
+    where.add_argument("--deliver", metavar="URL",
+                       help="where to deliver: maildir:, mbox:, mda:, lmtp:, imap://, imaps:// "
+                            "(see below)")
+    fetch.add_argument("--deliver-password-command", metavar="CMD",
+                       help="command whose first output line is the IMAP target's password")
     chosen = fetch.add_mutually_exclusive_group()
     chosen.add_argument("--account", action="append", metavar="NAME",
                         help="an account from `popfetch accounts add` or the app (repeatable)")
@@ -118,8 +137,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="skip larger messages (500k, 5M, or octets)")
     fetch.add_argument("--every", type=_units(parse_duration), metavar="DURATION",
                        help="keep running, checking on this schedule (30s, 10m, 1h)")
-    fetch.add_argument("--cafile", help="PEM file of CA certificates to trust")
-    fetch.add_argument("--fingerprint", help="trust a certificate with this SHA-256 (pin)")
+    fetch.add_argument("--cafile",
+                       help="PEM file of CA certificates to trust (every server of the run)")
+    fetch.add_argument("--fingerprint",
+                       help="trust the POP3 server's certificate with this SHA-256 (pin)")
     fetch.add_argument("--password-command", help="command whose first output line is the password")
     fetch.add_argument("--auth", choices=AUTH_METHODS,
                        help="sign-in method; auto (the default) picks the safest the server "
@@ -211,6 +232,54 @@ def _password_from(command: str) -> str:
         raise UsageError("--password-command printed a password that is not UTF-8") from None
 
 
+def _store_opener(args: argparse.Namespace) -> Callable[[Path], Store]:
+    """What opens an account's store in its state directory: into the Maildir (--maildir,
+    or --deliver maildir:), else a TargetStore delivering to the --deliver target. The
+    URL is parsed and the IMAP password found here, once, before anything runs."""
+    from core.store.forward import TargetStore
+    from core.store.local import Store
+    from core.store.targets import ImapSpec, MaildirSpec, open_target, parse_deliver
+
+    try:
+        spec = MaildirSpec(args.maildir) if args.maildir else parse_deliver(args.deliver)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if isinstance(spec, MaildirSpec):
+        return lambda state_dir: Store(spec.path, state_dir)
+    password = ""
+    if isinstance(spec, ImapSpec):
+        password = _target_password(spec, args.deliver_password_command)
+    elif args.deliver_password_command:
+        raise UsageError("--deliver-password-command is for imap:// and imaps:// targets")
+    tls = TlsPolicy(cafile=args.cafile)
+
+    def open_store(state_dir: Path) -> Store:
+        target = open_target(spec, password=lambda: password, tls=tls, timeout=args.timeout)
+        return TargetStore(target, state_dir)
+
+    return open_store
+
+
+def _target_password(spec: ImapSpec, command: str | None) -> str:
+    """--deliver-password-command, else the keychain entry USER@HOST:PORT of the target."""
+    if command:
+        return _password_from(command)
+    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    key = f"{spec.user}@{host}:{spec.port}"
+    try:
+        from core.auth.keychain import Keychain
+
+        stored = Keychain().get(key)
+    except KeychainUnavailable:
+        stored = None
+    if stored is None:
+        raise UsageError(
+            f"no password for the IMAP target {key}: use --deliver-password-command, "
+            "or save it in the keychain (service popfetch, user " + key + ")"
+        )
+    return stored
+
+
 def _say(text: str) -> str:
     """A line for the terminal: whatever came from a server is escaped and cut."""
     return sanitize(text, 500)
@@ -271,14 +340,13 @@ class _Reporter:
 
 def _fetch(args: argparse.Namespace) -> int:
     from core.engine.coordinator import Engine, RetryPolicy
-    from core.store.local import Store
 
     if args.account or args.all or args.every or args.max_size:
         return _fetch_accounts(args)
     account = _account_from_flags(args)
     try:
         password = resolve_password(account, args.password_command)
-        store = Store(args.maildir, args.state_dir or account.state_dir())
+        store = _store_opener(args)(args.state_dir or account.state_dir())
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
     if args.discard_partials:
@@ -347,14 +415,18 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _account_from_flags(args: argparse.Namespace) -> Account:
-    if not (args.host and args.user and args.maildir):
-        raise UsageError("fetch needs --host, --user and --maildir, or --account NAME, or --all")
+    if not (args.host and args.user and (args.maildir or args.deliver)):
+        raise UsageError(
+            "fetch needs --host, --user and --maildir, or --account NAME, or --all "
+            "(--deliver URL in place of --maildir)"
+        )
     security = Security(args.security or Security.TLS.value)
     port = args.port or (995 if security is Security.TLS else 110)
     try:
         account = Account(
             host=args.host, port=port, security=security, user=args.user,
-            maildir=str(args.maildir), cafile=args.cafile, pinned_sha256=args.fingerprint,
+            maildir=str(args.maildir or args.deliver), cafile=args.cafile,
+            pinned_sha256=args.fingerprint,
             allow_plaintext=args.allow_plaintext, auth=args.auth or "auto",
             delete_after_fetch=args.delete,
         )
@@ -384,10 +456,12 @@ def _fetch_accounts(args: argparse.Namespace) -> int:
              for a in accounts]
     retention = (Retention(Rule.WHEN_STORED) if args.delete
                  else Retention() if args.keep else None)
+    opener = _store_opener(args) if args.deliver else None
     options = FetchOptions(
         max_size=args.max_size, retention=retention, read_timeout=args.timeout,
         retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
         quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
+        open_store=(lambda _account, state_dir: opener(state_dir)) if opener else None,
     )
     fetcher = Fetcher(pairs, options)
     old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())

@@ -57,6 +57,8 @@ class FetchOptions:
     quiet: bool = False
     state_dir: Path | None = None  # one account only: where its state lives (--state-dir)
     discard_partials: bool = False  # forget partly downloaded messages first
+    # --deliver: opens the account's store (a TargetStore) in its state directory
+    open_store: Callable[[Account, Path], Store] | None = None
 
     def retention_for(self, account: Account) -> Retention:
         return self.retention if self.retention is not None else retention_of(account)
@@ -80,6 +82,7 @@ class CheckResult:
     fatal: str | None = None
     commit_failed: str | None = None
     interrupted: bool = False
+    login_delay: float | None = None  # the server's CAPA LOGIN-DELAY, for the schedule
 
     @property
     def status(self) -> int:
@@ -115,6 +118,7 @@ class _Collector:
         self.fatal: ErrorOccurred | None = None
         self.commit: CommitFinished | None = None
         self.ended = threading.Event()  # the session ended, by QUIT or for good
+        self.login_delay: float | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, MessageStateChanged):
@@ -130,10 +134,11 @@ class _Collector:
                 self._say(event.message)
         elif isinstance(event, CommitFinished):
             self.commit = event
-        elif isinstance(event, ConnectionChanged) and event.state in (
-            ConnectionState.DISCONNECTED, ConnectionState.FAILED
-        ):
-            self.ended.set()
+        elif isinstance(event, ConnectionChanged):
+            if event.login_delay is not None:
+                self.login_delay = event.login_delay
+            if event.state in (ConnectionState.DISCONNECTED, ConnectionState.FAILED):
+                self.ended.set()
 
     def _say(self, text: str) -> None:
         # Server text (a UIDL, an -ERR line) is untrusted: escaped and cut (DESIGN rule 16).
@@ -164,7 +169,11 @@ def check(
     result = CheckResult(name)
     collector = _Collector(name, options.quiet)
     try:
-        store = Store(account.maildir_path(), options.state_dir or account.state_dir())
+        state_dir = options.state_dir or account.state_dir()
+        if options.open_store is not None:
+            store = options.open_store(account, state_dir)
+        else:
+            store = Store(account.maildir_path(), state_dir)
         if options.discard_partials:
             store.discard_partials()
     except (PopError, OSError) as exc:
@@ -203,6 +212,7 @@ def check(
     result.fetched, result.fetched_bytes = stats.fetched, stats.fetched_bytes
     result.resumed, result.reconnects = stats.resumed, stats.reconnects
     result.failed = dict(collector.failed)
+    result.login_delay = collector.login_delay
     result.interrupted = stop.is_set() and collector.commit is None
     if collector.fatal is not None:
         result.fatal = collector.fatal.message
@@ -241,7 +251,7 @@ def _apply_retention(engine: Engine, store: Store, retention: Retention, now: fl
     for uidl in on_server:
         entry = store.state.stored(uidl)
         if entry is not None:
-            copies[uidl] = StoredCopy(entry.stored_at, store.stored_path(uidl) is not None)
+            copies[uidl] = StoredCopy(entry.stored_at, store.has_copy(uidl))
     chosen = to_delete(retention, on_server, copies, now)
     if chosen:
         engine.mark(chosen)
@@ -316,6 +326,8 @@ class Fetcher:
             pool.shutdown(wait=True, cancel_futures=True)
         return EXIT_OK
 
-    def _done(self, scheduler: Scheduler, key: str, _future: Future[CheckResult]) -> None:
+    def _done(self, scheduler: Scheduler, key: str, future: Future[CheckResult]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            scheduler.set_login_delay(key, future.result().login_delay)
         scheduler.finished(key)
         self._wake.set()

@@ -89,8 +89,9 @@ class EngineAPI(Protocol):
         """New settings, used from the next connection."""
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop within about a second (no QUIT, nothing deleted); the store is closed
-        when this returns, unless ``timeout`` ran out first."""
+        """Stop within about a second, nothing deleted: an idle session ends with RSET (if
+        marks went out) and QUIT, a busy one is dropped. The store is closed when this
+        returns, unless ``timeout`` ran out first."""
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is left to do (or a fatal error); False on timeout."""

@@ -7,8 +7,8 @@ Built from parts with one job each:
   methods write there and return;
 - :class:`~core.engine.messages.MessageTable` holds the list, and changes a message's
   state only through the table in :mod:`core.engine.lifecycle`;
-- :mod:`core.engine.listing` and :mod:`core.engine.transfers` are session work: they
-  talk to the server and return outcomes;
+- :mod:`core.engine.listing`, :mod:`core.engine.transfers` and :mod:`core.engine.marks`
+  are session work: they talk to the server and return outcomes;
 - the :class:`Engine` below is the coordinator: on its worker thread it folds the
   intent into the table, runs session work, applies the outcomes to the store and the
   table, and decides blame by evidence (DESIGN rule 14).
@@ -19,10 +19,10 @@ network are touched by the worker alone (and the delivery thread it waits for).
 Sessions (rules 12 and 15): a message is durable before it can be marked by
 ``delete_after_fetch``; marks are journalled before any DELE and re-issued at the start
 of every session; only QUIT (commit) makes the server delete. Every session ends with
-QUIT (RSET first when marks were issued and no commit was asked), except a drop, a
-shutdown or an interrupt mid-reply. A refresh opens a fresh session (only a new login
-sees new mail); a session idle for ``idle_end`` seconds ends, and the next action
-reconnects.
+QUIT (RSET first when marks were issued and no commit was asked), also at shutdown when
+the session is idle; only a drop, or a stop in the middle of a reply, leaves without it.
+A refresh opens a fresh session (only a new login sees new mail); a session idle for
+``idle_end`` seconds ends, and the next action reconnects.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from core.accounts import Account
+from core.engine import marks
 from core.engine.api import EngineAPI, Listener, Stats
 from core.engine.events import (
     CommitFinished,
@@ -69,12 +70,14 @@ from core.engine.transfers import (
     Suspect,
     fetch_batch,
     fetch_large,
+    undelivered,
 )
 from core.errors import (
     MAX_SERVER_WAIT,
     AuthenticationError,
     CertificateError,
     ConnectionLost,
+    DeliveryError,
     Interrupted,
     LoginDelay,
     PopError,
@@ -82,10 +85,12 @@ from core.errors import (
     ServerError,
     StorageError,
     StoreBusy,
+    TargetUnavailable,
 )
 from core.net import Dialer, TlsPolicy
 from core.pop3.session import Session, open_session
 from core.store.local import Store
+from core.store.targets import Receipt
 
 __all__ = ["Engine", "EngineAPI", "Listener", "RetryPolicy", "Stats"]
 
@@ -95,6 +100,7 @@ HOLD_LOGIN_DELAY = 60.0  # with a LOGIN-DELAY this long, pausing holds the conne
 SAME_PLACE = 3  # breaks at the same octet of one message, without progress: it is the message
 WHOLE_REREADS = 4  # without EXT-RETR: whole reads of one message that broke, then FAILED
 REOPEN_DELAY = 0.3  # after dropping a connection on purpose: the server frees the maildrop
+QUIT_GRACE = 0.5  # at shutdown, how long an idle session's RSET/QUIT may take
 
 
 class Engine:
@@ -146,6 +152,8 @@ class Engine:
         self._link = threading.Lock()
         self._dialer: Dialer | None = None
         self._opening = False  # connect, TLS, greeting, login: abort these at once
+        self._parked = False  # a session is open and the worker waits for work: QUIT it
+        self._quitting = False  # the graceful end at shutdown: reads go on (a timer bounds it)
 
         # Worker-owned state.
         self._session: Session | None = None
@@ -158,12 +166,16 @@ class Engine:
         self._stopped = False  # a fatal error: wait for the user
         self._holding = False
         self._seen = -1  # the intent generation _between_chunks last looked at
+        self._read_seen = -1  # the one _while_reading last looked at
         self._last_work = time.monotonic()
         self._last_command = time.monotonic()
         self._same_place: dict[str, tuple[int, int]] = {}  # uidl -> (octet, times)
         self._rereads: dict[str, list[int]] = {}  # uidl -> octets of each broken whole read
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="popfetch-deliver")
-        self._delivery: tuple[list[tuple[Message, int]], Future[list[Path]]] | None = None
+        self._delivery: (
+            tuple[list[tuple[Message, int]], Future[Sequence[Path | Receipt | DeliveryError]]]
+            | None
+        ) = None
         self.stats = Stats()
         self.state = ConnectionState.DISCONNECTED
         self.last_error: ErrorOccurred | None = None
@@ -237,9 +249,9 @@ class Engine:
         self._busy()
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the worker within about a second, without QUIT (nothing deleted); partials
-        stay for next time. The store is closed when this returns (unless ``timeout``
-        ran out first)."""
+        """Stop the worker within about a second, nothing deleted: an idle session ends
+        with QUIT (RSET first with marks), a busy one is dropped; partials stay for next
+        time. The store is closed when this returns (unless ``timeout`` ran out first)."""
         self._intent.shutdown()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -268,10 +280,12 @@ class Engine:
             self._is_idle = False
 
     def _on_stop(self, shutdown: bool) -> None:
-        """From the caller's thread: a connection being opened is aborted at once (and on
-        shutdown any connection); reads in an open session see the request within a poll."""
+        """From the caller's thread: a connection being opened is aborted at once, and on
+        shutdown a busy one too; an idle session is ended with QUIT by the worker, and
+        reads in an open session see the request within a poll."""
         with self._link:
-            dialer = self._dialer if (shutdown or self._opening) else None
+            busy = self._opening or (shutdown and not self._parked)
+            dialer = self._dialer if busy else None
         if dialer is not None:
             dialer.abort()
 
@@ -296,6 +310,7 @@ class Engine:
                 can_resume=(info.ext_retr and self._use_offsets) if info else None,
                 retry_in=retry_in,
                 attempt=attempt,
+                login_delay=info.login_delay if info else None,
             )
         )
 
@@ -331,6 +346,17 @@ class Engine:
             if idle:
                 self._idle.notify_all()
 
+
+    def _while_reading(self) -> bool:
+        """Looked at every poll while a session reads (greeting, login, listing, bodies):
+        the user's pauses and cancels show at once, and True ends the read."""
+        if self._quitting:
+            return False
+        generation = self._intent.generation
+        if generation != self._read_seen:
+            self._read_seen = generation
+            self._apply_intent()
+        return self._intent.stopping()
 
     def _hold_store(self) -> bool:
         """Reopen the store closed while idle; False while another popfetch holds it."""
@@ -409,7 +435,10 @@ class Engine:
         while True:
             w = self._apply_intent()
             if w.shutdown:
+                self._quit_at_shutdown()
                 return
+            with self._link:
+                self._parked = False
             if self._session is None:
                 if w.disconnect:
                     self._intent.clear(disconnect=True)
@@ -459,7 +488,7 @@ class Engine:
                 connect_timeout=self._connect_timeout,
                 read_timeout=self._read_timeout,
                 dialer=dialer,
-                stop=self._intent.stopping,
+                stop=self._while_reading,
             )
             try:
                 session.login(
@@ -523,14 +552,20 @@ class Engine:
                 self._download_small([self._table[u] for u in batch])
             self._last_work = self._last_command = time.monotonic()
             return
-        self._set_idle(True)
         now = time.monotonic()
         if now - self._last_work >= self._idle_end:
             self._intent.clear(connected=True)
             self._end_session("idle: the session ended; the next action reconnects", release=True)
             return
         wait = min(self._last_command + self._keepalive, self._last_work + self._idle_end) - now
+        with self._link:
+            self._parked = True  # before saying idle: a shutdown from now on QUITs
+        self._set_idle(True)
         woke = self._intent.wait(max(wait, 0.0))
+        with self._link:
+            if self._intent.stopping():
+                return  # the loop ends the session; a shutdown found us parked
+            self._parked = False
         due = time.monotonic() - self._last_command >= self._keepalive
         if not woke and due and self._session is not None:
             self._session.noop()
@@ -559,13 +594,30 @@ class Engine:
     # -- ending sessions ------------------------------------------------------------------
 
     def _drop(self) -> None:
-        """Close without QUIT: a drop, a desync, a shutdown. The server deletes nothing."""
+        """Close without QUIT: a drop, a desync, a stop mid-reply. The server deletes nothing."""
         with self._link:
             self._dialer = None
         if self._session is not None:
             self._session.close()
             self._session = None
             self._server_marks = set()
+
+    def _quit_at_shutdown(self) -> None:
+        """An idle session still ends with QUIT (RSET first with marks), bounded: if the
+        server does not answer within QUIT_GRACE seconds the link is dropped instead."""
+        with self._link:
+            dialer = self._dialer if self._parked else None
+            self._parked = False
+        if dialer is None or self._session is None:
+            return
+        timer = threading.Timer(QUIT_GRACE, dialer.abort)
+        timer.start()
+        self._quitting = True
+        try:
+            self._end_session("shut down; nothing deleted")
+        finally:
+            self._quitting = False
+            timer.cancel()
 
     def _end_session(self, detail: str, *, release: bool = False) -> None:
         """QUIT, after RSET when marks were issued (rule 15): nothing is deleted.
@@ -574,10 +626,7 @@ class Engine:
         if session is None:
             return
         try:
-            if self._server_marks:
-                session.rset()
-                self._server_marks = set()
-            session.quit()
+            marks.quit_keeping_everything(session, frozenset(self._server_marks))
         except (PopError, OSError) as exc:
             log.info("ending the session: %s", exc)
         self._drop()
@@ -590,7 +639,7 @@ class Engine:
         a row without progress; messages are judged in the transfer code."""
         try:
             self._finish_delivery()  # what arrived whole is kept, even now
-        except StorageError as storage:
+        except (StorageError, TargetUnavailable) as storage:
             exc = storage
         self._drop()
         self._hold_stalled()
@@ -723,17 +772,12 @@ class Engine:
 
     def _sync_marks(self) -> None:
         """Make the server's DELE set equal the journal (RSET is the only undo, rule 2)."""
-        session = self._require()
-        wanted = {u for u in self._table.marks if u in self._table}
-        if self._server_marks - wanted:
-            session.rset()
-            self._server_marks = set()
-        todo = [m for m in self._table if m.uidl in wanted and m.uidl not in self._server_marks]
-        if todo:
-            refused = set(session.dele(m.number for m in todo))
-            for msg in todo:
-                if msg.number not in refused:
-                    self._server_marks.add(msg.uidl)
+        wanted = frozenset(u for u in self._table.marks if u in self._table)
+        issued = frozenset(self._server_marks)
+        if wanted != issued:
+            self._server_marks = set(
+                marks.issue(self._require(), self._table, wanted, issued)
+            )
 
     def _commit(self) -> None:
         session = self._require()
@@ -773,7 +817,7 @@ class Engine:
 
     # -- downloads: applying outcomes -----------------------------------------------------
 
-    def _stored(self, msg: Message, path: Path, received: int) -> None:
+    def _stored(self, msg: Message, path: Path | Receipt, received: int) -> None:
         msg.received = received
         self._progress = True
         self._same_place.pop(msg.uidl, None)
@@ -858,9 +902,12 @@ class Engine:
             return
         messages, future = self._delivery
         self._delivery = None
-        paths = future.result()
-        for (msg, received), path in zip(messages, paths, strict=True):
-            self._stored(msg, path, received)
+        outcomes = future.result()
+        for (msg, received), outcome in zip(messages, outcomes, strict=True):
+            if isinstance(outcome, DeliveryError):
+                self._failed(msg, undelivered(outcome))
+            else:
+                self._stored(msg, outcome, received)
         if self._delete_after:
             self._marks_changed()
 

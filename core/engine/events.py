@@ -105,6 +105,7 @@ class ConnectionChanged:
     can_resume: bool | None = None  # EXT-RETR offered; None before CAPA was seen
     retry_in: float = 0.0  # RECONNECTING: seconds until the next attempt
     attempt: int = 0  # RECONNECTING: the attempt number about to be made
+    login_delay: float | None = None  # the server's CAPA LOGIN-DELAY (s); None: none seen
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.errors import MAX_SERVER_WAIT
+
 __all__ = [
     "DEFAULT_INTERVAL",
     "JUMP_THRESHOLD",
@@ -133,9 +135,17 @@ class Scheduler:
                 entry.next_due = self._after_last(entry)
 
     def set_login_delay(self, account: str, seconds: float | None) -> None:
-        """The server's LOGIN-DELAY (CAPA, or a ``[LOGIN-DELAY]`` refusal); None clears it."""
+        """The server's LOGIN-DELAY (CAPA, or a ``[LOGIN-DELAY]`` refusal); None clears it.
+
+        Obeyed up to MAX_SERVER_WAIT: a server asking for more is not believed blindly
+        (DESIGN rule 16); the engine reports such a refusal itself."""
         with self._lock:
-            self._entries[account].login_delay = max(0.0, seconds or 0.0)
+            entry = self._entries.get(account)
+            if entry is None:  # a late report about a removed account is dropped
+                return
+            entry.login_delay = min(MAX_SERVER_WAIT, max(0.0, seconds or 0.0))
+            if entry.next_due is not None:
+                entry.next_due = self._earliest(entry, entry.next_due)
 
     def accounts(self) -> list[str]:
         with self._lock:

@@ -21,6 +21,7 @@ from core.engine.messages import Message
 from core.errors import (
     BodyOverrun,
     ConnectionLost,
+    DeliveryError,
     Desync,
     Interrupted,
     MessageIntegrityError,
@@ -28,11 +29,14 @@ from core.errors import (
     OffsetOverrun,
     PopError,
     ServerError,
+    TargetUnavailable,
+    TemporaryDeliveryError,
 )
 from core.pop3.session import Session
 from core.pop3.sizes import too_short
 from core.store.local import Store
 from core.store.partial import PartialDownload
+from core.store.targets import Receipt
 
 __all__ = [
     "BatchResult",
@@ -45,6 +49,7 @@ __all__ = [
     "Suspect",
     "fetch_batch",
     "fetch_large",
+    "undelivered",
 ]
 
 SMALL_MESSAGE = 256 * 1024  # at most this size: fetched in pipelined batches, in memory
@@ -57,9 +62,9 @@ PROGRESS_SECONDS = 0.1
 
 @dataclass(frozen=True)
 class Done:
-    """Stored whole and durable."""
+    """Stored whole and durable (``path``: in the Maildir, or the target's receipt)."""
 
-    path: Path
+    path: Path | Receipt
     received: int
 
 
@@ -140,7 +145,12 @@ def fetch_large(
                 f"the server sent {got} octets where LIST says {msg.size}: the copy is "
                 "kept as a partial, not stored and not deleted"
             )
-        path = store.complete(partial, exact=exact)
+        try:
+            path = store.complete(partial, exact=exact)
+        except TargetUnavailable:
+            raise  # nothing can be delivered this run: the account stops
+        except DeliveryError as exc:
+            return Refused(undelivered(exc))  # the complete partial stays for the next run
         return Done(path, got)
     except Interrupted:
         partial.checkpoint()
@@ -183,6 +193,14 @@ def _broke(error: PopError, session: Session, partial: PartialDownload, start: i
     """After a break: where it happened, whether bytes beyond ``start`` are on disk."""
     at = partial.wire_offset
     return Broke(error, at, at > start, session.reply_started)
+
+
+def undelivered(exc: DeliveryError) -> str:
+    """Why a message is not STORED: the target refused it; either way it stays on the
+    server, undeleted."""
+    if isinstance(exc, TemporaryDeliveryError):
+        return f"not delivered, kept on the server; the next run tries again: {exc}"
+    return f"the target refused it, kept on the server: {exc}"
 
 
 def _lost(exc: OSError) -> PopError:

@@ -28,15 +28,16 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from core.errors import MessageIntegrityError, StorageError, StoreBusy
+from core.errors import DeliveryError, MessageIntegrityError, StorageError, StoreBusy
 from core.pop3.sizes import overrun_limit
 from core.store.maildir import Maildir, storage_error
 from core.store.partial import PartialDownload
 from core.store.state import AccountState, Delivering, PartialRecord
+from core.store.targets import Receipt
 
 try:
     import fcntl
@@ -55,7 +56,7 @@ class Store:
 
     def __init__(
         self,
-        maildir: Path,
+        maildir: Path | None,
         state_dir: Path,
         *,
         checkpoint_every: int = 32 << 20,
@@ -75,7 +76,8 @@ class Store:
                 raise storage_error("create the state directory", sub, exc) from exc
         self._take_lock()
         try:
-            self.maildir = Maildir(Path(maildir))
+            # None: messages go to a delivery target instead (core.store.forward)
+            self._maildir = Maildir(Path(maildir)) if maildir is not None else None
             self.state = AccountState(self.state_dir / "state.sqlite3")
         except BaseException:
             self._release_lock()
@@ -86,6 +88,12 @@ class Store:
             self.state.close()
             self._release_lock()
             raise
+
+    @property
+    def maildir(self) -> Maildir:
+        if self._maildir is None:
+            raise ValueError("this store delivers to a target, not into a Maildir")
+        return self._maildir
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -172,7 +180,7 @@ class Store:
             intents = self.state.delivering()
             done: list[str] = []
             undone: list[str] = []
-            if intents:
+            if intents and self._maildir is not None:  # renames into new/ that may have happened
                 present = self.maildir.delivered_names()
                 for intent in intents:
                     source = Path(intent.source)
@@ -290,7 +298,7 @@ class Store:
                 self._unlink_partial_file(rec)
             return len(records)
 
-    def complete(self, partial: PartialDownload, *, exact: bool) -> Path:
+    def complete(self, partial: PartialDownload, *, exact: bool) -> Path | Receipt:
         """Check the size, deliver into ``new/`` durably, record the UIDL as stored.
 
         Size (wire octets received vs LIST): with ``exact`` (a resumed transfer; forced
@@ -302,33 +310,12 @@ class Store:
         Order: fsync the file, commit the offsets, commit a "delivering" intent, rename
         into ``new/`` (copy into ``tmp/`` + fsync first if the state dir is on another
         filesystem), fsync ``new/``, then commit "stored" and drop the partial record.
-        Returns the path in ``new/``.
+        Returns the path in ``new/`` (a :class:`core.store.forward.TargetStore` returns
+        the target's Receipt instead).
         """
         with self._lock:
-            partial._require_open()
+            received = self._check_complete(partial, exact=exact)
             uidl = partial.uidl
-            if partial._broken:
-                raise MessageIntegrityError(f"message {uidl!r}: partial was reset; fetch again")
-            partial._finish_stream()
-            if partial.verifying:
-                partial._reset_broken()
-                raise MessageIntegrityError(
-                    f"message {uidl!r} is shorter than the copy already stored: it changed"
-                )
-            received = partial.wire_offset
-            size = partial.size
-            if exact or partial.spliced:
-                ok = received in (size, size + 2)
-                wanted = f"{size} or {size + 2}"
-            else:
-                ok = received <= self.size_limit(size)
-                wanted = f"at most {self.size_limit(size)}"
-            if not ok:
-                self.discard(partial)
-                raise MessageIntegrityError(
-                    f"message {uidl!r}: received {received} octets, LIST says {size} "
-                    f"(wanted {wanted}); discarded, fetch it again from the start"
-                )
             if self.state.is_stored(uidl):
                 # Stored meanwhile (a batch): never twice.
                 self.discard(partial)
@@ -359,9 +346,41 @@ class Store:
                     self._unlink_partial_file(rec)
             return dest
 
+    def _check_complete(self, partial: PartialDownload, *, exact: bool) -> int:
+        """The size checks of :meth:`complete` (see there); the wire octets received. A
+        mismatch discards the partial and raises MessageIntegrityError."""
+        with self._lock:
+            partial._require_open()
+            uidl = partial.uidl
+            if partial._broken:
+                raise MessageIntegrityError(f"message {uidl!r}: partial was reset; fetch again")
+            partial._finish_stream()
+            if partial.verifying:
+                partial._reset_broken()
+                raise MessageIntegrityError(
+                    f"message {uidl!r} is shorter than the copy already stored: it changed"
+                )
+            received = partial.wire_offset
+            size = partial.size
+            if exact or partial.spliced:
+                ok = received in (size, size + 2)
+                wanted = f"{size} or {size + 2}"
+            else:
+                ok = received <= self.size_limit(size)
+                wanted = f"at most {self.size_limit(size)}"
+            if not ok:
+                self.discard(partial)
+                raise MessageIntegrityError(
+                    f"message {uidl!r}: received {received} octets, LIST says {size} "
+                    f"(wanted {wanted}); discarded, fetch it again from the start"
+                )
+            return received
+
     # -- whole small messages ----------------------------------------------------------
 
-    def deliver_batch(self, items: list[tuple[str, bytes]]) -> list[Path]:
+    def deliver_batch(
+        self, items: list[tuple[str, bytes]]
+    ) -> Sequence[Path | Receipt | DeliveryError]:
         """Deliver many whole messages ``(uidl, wire bytes)``, made durable together.
 
         Write each (LF form) into ``tmp/`` and fsync exactly those files (from a few
@@ -369,7 +388,8 @@ class Store:
         ``new/``, fsync ``new/`` once, commit all UIDLs in one transaction. Nothing is
         recorded before it is durable. A UIDL already stored (or repeated in the batch)
         is not delivered again; its entry is the path of the stored copy. Partials of
-        the delivered UIDLs are dropped. Returns one path per item.
+        the delivered UIDLs are dropped. Returns one path per item (a
+        :class:`core.store.forward.TargetStore` returns a Receipt or a DeliveryError each).
         """
         with self._lock:
             stored = self.state.stored_uidls()
@@ -428,6 +448,11 @@ class Store:
         """Where the stored copy is now (``new/`` or ``cur/``), None if not stored or gone."""
         entry = self.state.stored(uidl)
         return None if entry is None else self.maildir.locate(entry.name)
+
+    def has_copy(self, uidl: str) -> bool:
+        """Is the stored copy still where it was delivered? (The leave-on-server rule
+        "delete when the local copy is gone" reads it.)"""
+        return self.stored_path(uidl) is not None
 
     def _stored_location(self, uidl: str) -> Path:
         """The stored copy's path; ``new/<name>`` if a reader has since removed it."""

@@ -19,7 +19,7 @@ from PySide6.QtNetwork import QNetworkInformation
 
 from core.engine.events import ConnectionChanged, ConnectionState, ListLoaded, MessageState
 from core.engine.retention import Rule, StoredCopy, retention_of, to_delete
-from core.engine.scheduler import Due, Scheduler
+from core.engine.scheduler import Due, Reason, Scheduler
 from core.store.catalog import StoredEntry, read_catalog
 from gui.registry import RunnerRegistry
 from gui.runner import AccountRunner
@@ -102,9 +102,18 @@ class ScheduledChecks(QObject):
     def poll(self) -> None:
         for due in self.scheduler.poll():
             runner = self._runners[due.account]
+            if due.reason is not Reason.MANUAL and self._waits_for_user(runner):
+                # Stopped on a refused password or an untrusted certificate: asking the
+                # server again by itself would only repeat that (DESIGN rule 8).
+                self.scheduler.finished(due.account)
+                continue
             self.checkStarted.emit(runner, due)
             runner.refresh()
         self._rearm()
+
+    @staticmethod
+    def _waits_for_user(runner: AccountRunner) -> bool:
+        return runner.needs_password or runner.connection.state is ConnectionState.FAILED
 
     def _rearm(self) -> None:
         nap = self.scheduler.next_wakeup()
@@ -166,11 +175,14 @@ class ScheduledChecks(QObject):
 
     @Slot(object)
     def _connection(self, event: ConnectionChanged) -> None:
+        key = self._runner_key(self.sender())
+        if key is None:
+            return
+        if event.login_delay is not None:
+            self.scheduler.set_login_delay(key, event.login_delay)
         if event.state is ConnectionState.FAILED:  # stopped for the user: this check is over
-            key = self._runner_key(self.sender())
-            if key is not None:
-                self.scheduler.finished(key)
-                self._rearm()
+            self.scheduler.finished(key)
+            self._rearm()
 
     @Slot(QNetworkInformation.Reachability)
     def _reachability(self, reachability: QNetworkInformation.Reachability) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QObject, QSettings, Slot
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.engine.events import ConnectionState, ListLoaded, MessageState
 from core.engine.retention import retention_of
@@ -26,6 +26,7 @@ from gui.runner import AccountRunner
 
 __all__ = ["DesktopPresence"]
 
+CLOSE_KEY = "desktop/close_to_tray"  # "tray" or "quit": the answer, asked once
 BUSY = (ConnectionState.CONNECTING, ConnectionState.CONNECTED, ConnectionState.RECONNECTING,
         ConnectionState.COMMITTING)
 
@@ -41,9 +42,11 @@ class DesktopPresence(QObject):
         open_message: Callable[[AccountRunner, str], None],
         note: Callable[[str, str], None],
         report: Callable[[str, str], None],
+        settings: QSettings | None = None,
         checks: ScheduledChecks | None = None,
         notifier: Notifier | None = None,
         tray: Tray | None = None,
+        tray_available: Callable[[], bool] = Tray.available,
     ) -> None:
         super().__init__(window)
         self._registry = registry
@@ -54,8 +57,11 @@ class DesktopPresence(QObject):
         self.checks = checks or ScheduledChecks(registry, self)
         self.notifier = notifier or Notifier(self, quiet=window.isActiveWindow)
         self.tray = tray or Tray(self, autostart=autostart.is_enabled())
+        self._settings = settings
+        self._tray_available = tray_available
         self._seen: dict[AccountRunner, set[str]] = {}
         self.new_count = 0
+        self.quitting = False  # "Quit popfetch" from the tray: closing really quits
 
         registry.added.connect(self._added)
         registry.removed.connect(self._removed)
@@ -71,11 +77,41 @@ class DesktopPresence(QObject):
         self.tray.open_requested.connect(self.bring_forward)
         self.tray.check_requested.connect(self.checks.check_all)
         self.tray.autostart_toggled.connect(self._autostart)
-        self.tray.quit_requested.connect(window.close)
+        self.tray.quit_requested.connect(self.quit)
         window.installEventFilter(self)
         self._update_tray()
-        if Tray.available():
+        if tray_available():
             self.tray.show()
+
+    @Slot()
+    def quit(self) -> None:
+        self.quitting = True
+        self._window.close()
+
+    def keep_running_in_tray(self) -> bool:
+        """Asked when the window closes: hide it and go on checking in the tray? Asked
+        once (the answer is remembered); never without a tray, never after "Quit"."""
+        if self.quitting or not self._tray_available():
+            return False
+        answer = self._settings.value(CLOSE_KEY, "") if self._settings is not None else ""
+        if answer not in ("tray", "quit"):
+            answer = "tray" if self._ask_close() else "quit"
+            if self._settings is not None:
+                self._settings.setValue(CLOSE_KEY, answer)
+        return answer == "tray"
+
+    def _ask_close(self) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Keep popfetch running?",
+                          "Keep popfetch running in the tray when its window is closed?",
+                          parent=self._window)
+        box.setObjectName("closeToTray")
+        box.setInformativeText("It goes on checking for mail and tells you when some "
+                               "arrives. Quit from the tray icon's menu. You are asked once.")
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is keep
 
     def close(self) -> None:
         self.checks.stop()

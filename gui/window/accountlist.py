@@ -37,6 +37,19 @@ class AccountList(QListWidget):
         self.setCurrentRow(index)
         self.blockSignals(False)
 
+    def show_all_item(self, shown: bool, accounts: int) -> None:
+        """The "All accounts" row, after the ``accounts`` rows of the accounts."""
+        has = self.count() > accounts
+        self.blockSignals(True)
+        if shown and not has:
+            item = QListWidgetItem(icons.icon("account"), "All accounts")
+            item.setToolTip("Every account's messages in one list (to read; commands act "
+                            "on one account)")
+            self.addItem(item)
+        elif has and not shown:
+            self.takeItem(accounts)
+        self.blockSignals(False)
+
     def refresh(self, runners: Sequence[AccountRunner]) -> None:
         for i, runner in enumerate(runners):
             item = self.item(i)

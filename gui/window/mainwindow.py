@@ -43,6 +43,7 @@ from gui.dialogs.help import files_box, shortcuts_box
 from gui.dialogs.prompts import Prompts
 from gui.dialogs.settings import SettingsDialog
 from gui.keyring_access import KeychainAccess
+from gui.models.allaccounts import AllAccountsModel
 from gui.models.filterproxy import MessageFilterProxy
 from gui.registry import RunnerRegistry
 from gui.runner import AccountRunner, EngineFactory, default_engine_factory
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         self.engine_factory = engine_factory
         self.engine_kwargs = engine_kwargs or {}
         self.registry = RunnerRegistry(self)
+        self.all_model = AllAccountsModel(self.registry, self)  # "All accounts"
+        self.all_view = False
         self.last_report: str = ""  # the last commit report shown
         self._dialogs: list[QDialog] = []
 
@@ -104,7 +107,8 @@ class MainWindow(QMainWindow):
         self.keychain.probe()
         # Tray, notifications and scheduled checks (gui/desktop), fed by the registry.
         self.desktop = DesktopPresence(self.registry, self, open_message=self.show_message,
-                                       note=self.log.note, report=self.report_error)
+                                       note=self.log.note, report=self.report_error,
+                                       settings=settings)
 
     # ================================================================== Host
 
@@ -372,9 +376,23 @@ class MainWindow(QMainWindow):
         runners = self.registry.runners()
         if 0 <= row < len(runners):
             self.registry.set_current(runners[row])
+        elif row == len(runners) and len(runners) >= 2:
+            self.show_all_accounts()
+
+    def show_all_accounts(self) -> None:
+        """Every account's messages in one list; no account is current, so the commands
+        (which act on one account) are off, and the status bar sums every account."""
+        self.registry.set_current(None)
+        self.all_view = True
+        self.account_list.select_quietly(len(self.registry))
+        self.table.show_model(self.all_model)
+        self.stack.setCurrentWidget(self.messages_page)
+        self.setWindowTitle("All accounts — popfetch")
+        self._update_totals()
 
     @Slot(object)
     def _current_changed(self, runner: AccountRunner | None) -> None:
+        self.all_view = False
         if runner is not None:
             self.account_list.select_quietly(self.registry.index(runner))
         self.table.show_model(runner.model if runner else None)
@@ -395,6 +413,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_account_items(self) -> None:
         self.account_list.refresh(self.registry.runners())
+        self.account_list.show_all_item(len(self.registry) >= 2, len(self.registry))
 
     @Slot(bool)
     def _demo_available(self, available: bool) -> None:
@@ -493,7 +512,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def _update_totals(self) -> None:
         runner = self.registry.current
-        self.status.show_totals(runner.model.totals() if runner else None)
+        if self.all_view:
+            self.status.show_totals(self.all_model.totals())
+        else:
+            self.status.show_totals(runner.model.totals() if runner else None)
         self._update_actions()
 
     @Slot()
@@ -512,6 +534,10 @@ class MainWindow(QMainWindow):
     # ================================================================== closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.closer.really_close and self.desktop.keep_running_in_tray():
+            self.hide()  # popfetch goes on in the tray
+            event.ignore()
+            return
         if not self.app_settings.ask_before_quit:
             self.closer.really_close = True
         if not self.closer.may_close():

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from core.engine.events import MessageState
 from gui.models.columns import Column, StateRole, UidlRole
 from gui.models.filterproxy import MessageFilterProxy
-from gui.models.model import MessageListModel
 from gui.window.delegate import MessageDelegate
 
 DEFAULT_WIDTHS = {Column.STATE: 28, Column.FROM: 200, Column.SUBJECT: 320,
@@ -86,7 +85,7 @@ class MessageTable(QTableView):
         super().resizeEvent(event)
         self._place_overlay()
 
-    def show_model(self, model: MessageListModel | None) -> None:
+    def show_model(self, model: QAbstractItemModel | None) -> None:
         """Show another account's messages in the same column layout and sort order."""
         header = self.horizontalHeader()
         if self.proxy.columnCount() > 0:

@@ -265,3 +265,10 @@ def test_every_picks_up_new_mail_and_ends_on_sigterm_within_2_s(tmp_path, pwfile
                 proc.wait()
     finally:
         server.stop()
+
+
+def test_a_check_reports_the_servers_login_delay_for_the_schedule(harness: Harness):
+    harness.add(message(random.Random(7)))
+    harness.serve(login_delay=300)
+    result = run(harness.account())
+    assert result.status == 0 and result.login_delay == 300

@@ -255,7 +255,7 @@ def test_untrusted_certificate_shows_the_trust_dialog_and_pinning_connects(
     fingerprint = dialog.findChild(QLabel, "fingerprint")
     assert fingerprint is not None
     assert fingerprint.text().replace("\n", ":") == certs.sha256
-    assert runner.connection.state is ConnectionState.FAILED
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.FAILED, timeout=TIMEOUT)
     dialog.trust_button.click()
     assert runner.account.pinned_sha256 == certs.sha256
     qtbot.waitUntil(lambda: runner.model.rowCount() == 9, timeout=TIMEOUT)

@@ -417,6 +417,21 @@ def test_every_session_of_keep_refresh_and_idle_end_says_logged_out(
     assert len(dovecot.contents(mailbox.name)) == 3
 
 
+def test_quitting_the_app_with_an_idle_session_logs_out(
+    dovecot: Dovecot, mailbox: User, tmp_path: Path
+) -> None:
+    dovecot.fill(mailbox.name, make_messages(2))
+    engine = engine_for(dovecot, mailbox, tmp_path, Events())
+    engine.start()
+    assert engine.wait_idle(TIMEOUT)
+    start = time.monotonic()
+    engine.shutdown(10)
+    assert time.monotonic() - start < 1.0
+    wait_disconnects(dovecot, mailbox, 1)
+    closed = pop_disconnects(dovecot, mailbox)
+    assert len(closed) == 1 and "Logged out" in closed[0], closed
+
+
 def test_unmarking_one_is_rset_then_dele_of_the_others(
     dovecot: Dovecot, mailbox: User, tmp_path: Path
 ) -> None:

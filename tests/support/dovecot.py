@@ -440,7 +440,7 @@ service lmtp {{
     address = 127.0.0.1
     port = {self.lmtp_port}
   }}
-  unix_listener {self.lmtp_socket} {{
+  unix_listener {self.lmtp_socket.name} {{
     mode = 0666
   }}
 }}""")

@@ -9,10 +9,12 @@ point of a transfer, and to see what the client sent when the session is in the 
 
 ``cuts`` gives, per accepted connection in order, the number of server-to-client bytes after
 which the proxy resets both sides (RST, as a dropped link would); ``None`` or a list that ran
-out means "forward until either side closes". ``poison`` resets every connection just before
-that byte string would reach the client (a message the link always breaks at the same
-octet); ``drop_on`` resets a connection when the client sends a line starting with it (a
-server that drops on DELE or QUIT). Every wait is bounded; ``stop()`` ends all.
+out means "forward until either side closes". ``up_cuts`` does the same counting
+client-to-server bytes (a link that dies during an upload). ``poison`` resets every
+connection just before that byte string would reach the client (a message the link always
+breaks at the same octet); ``drop_on`` resets a connection when the client sends a line
+starting with it (a server that drops on DELE or QUIT). Every wait is bounded; ``stop()``
+ends all.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class CuttingProxy:
         target: tuple[str, int],
         *,
         cuts: Iterable[int | None] = (),
+        up_cuts: Iterable[int | None] = (),
         host: str = "127.0.0.1",
         connect_timeout: float = 5.0,
         poison: bytes | None = None,
@@ -43,6 +46,7 @@ class CuttingProxy:
     ) -> None:
         self.target = target
         self._cuts = list(cuts)
+        self._up_cuts = list(up_cuts)
         self._poison = poison
         self._drop_on = drop_on
         self.drops = 0  # connections reset by poison or drop_on
@@ -126,16 +130,22 @@ class CuttingProxy:
             with self._lock:
                 index = len(self.received)
                 cut = self._cuts[index] if index < len(self._cuts) else None
+                up_cut = self._up_cuts[index] if index < len(self._up_cuts) else None
                 self.sent.append(bytearray())
                 self.received.append(0)
                 self.was_cut.append(False)
             thread = threading.Thread(
-                target=self._pump, args=(client, index, cut), name=f"proxy-{index}", daemon=True
+                target=self._pump,
+                args=(client, index, cut, up_cut),
+                name=f"proxy-{index}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
 
-    def _pump(self, client: socket.socket, index: int, cut: int | None) -> None:
+    def _pump(
+        self, client: socket.socket, index: int, cut: int | None, up_cut: int | None
+    ) -> None:
         try:
             server = socket.create_connection(self.target, timeout=self._connect_timeout)
         except OSError:
@@ -150,7 +160,7 @@ class CuttingProxy:
         selector = selectors.DefaultSelector()
         selector.register(client, selectors.EVENT_READ, server)
         selector.register(server, selectors.EVENT_READ, client)
-        down = 0
+        down = up = 0
         graceful = False
         tail = b""  # the end of what went down, for a poison split across reads
         try:
@@ -209,6 +219,12 @@ class CuttingProxy:
                         record = self.sent[index]
                         if len(record) < _RECORD_LIMIT:
                             record += data[: _RECORD_LIMIT - len(record)]
+                        if up_cut is not None and up + len(data) >= up_cut:
+                            _send_all(dst, data[: up_cut - up])
+                            with self._lock:
+                                self.was_cut[index] = True
+                            return
+                        up += len(data)
                     _send_all(dst, data)
         except OSError:
             return

@@ -188,3 +188,17 @@ def test_pause_and_cancel_take_effect_within_a_second_in_a_stalled_body(
             assert time.monotonic() - start < 1.0
         finally:
             engine.shutdown(5)
+
+
+def test_shutdown_of_an_idle_session_is_rset_then_quit_within_a_second(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with FakePop3([BIG, BIG]) as server:
+        engine = _engine(server.address, tmp_path, recorder)
+        engine.start()
+        recorder.wait_for(lambda: engine.messages())
+        engine.mark(["u1"])
+        recorder.wait_for(lambda: "DELE 1" in server.commands)
+        assert engine.wait_idle(10)
+        _shutdown_is_prompt(engine, tmp_path)
+        assert server.commands[-2:] == ["RSET", "QUIT"]
+        assert server.deleted == []

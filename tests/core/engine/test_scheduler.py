@@ -205,3 +205,14 @@ def test_bad_intervals_and_duplicates_are_refused(clock, interval):
     s.add("a")
     with pytest.raises(ValueError, match="already"):
         s.add("a")
+
+
+def test_a_login_delay_beyond_the_sane_bound_is_capped(clock):
+    from core.errors import MAX_SERVER_WAIT
+
+    s = Scheduler(clock)
+    s.add("a", 60)
+    run_check(s)
+    s.set_login_delay("a", 10 * MAX_SERVER_WAIT)  # a server asking for days
+    assert s.next_wakeup() == MAX_SERVER_WAIT
+    s.set_login_delay("gone", 300)  # a late report about an account removed meanwhile

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 import gui  # noqa: F401 - pins None/True/False before Qt runs (see gui/_refcount.py)
+from core.accounts import Account
+from core.demoserver import DemoServer
+from core.net import Security
+from gui.registry import RunnerRegistry
+from gui.runner import AccountRunner
 from tests.support import desktop
+from tests.support.mail import write_message
 
 
 def require(*tools: str) -> None:
@@ -68,3 +74,36 @@ def xdg_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(path))
     return path
+
+
+# -- accounts on the demo server, for the checks and the presence ----------------------------
+
+PASSWORD = "pw-for-the-checks"
+
+
+@pytest.fixture
+def server(tmp_path):
+    src = tmp_path / "src"
+    for sub in ("tmp", "new", "cur"):
+        (src / sub).mkdir(parents=True)
+    write_message(src, b"From: Ann <ann@example.org>\nSubject: small one\n\nhi\n")
+    write_message(src, b"From: Bob <bob@example.org>\nSubject: large one\n\n"
+                  + b"x" * 80 + b"\n" * 1 + (b"y" * 99 + b"\n") * 1000)
+    srv = DemoServer(src, users={"alice": PASSWORD})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def make_runner(server: DemoServer, tmp_path: Path, password: str = PASSWORD,
+                **settings: object) -> AccountRunner:
+    host, port = server.address
+    account = Account(host=host, port=port, security=Security.NONE, user="alice",
+                      maildir=str(tmp_path / "mail"), allow_plaintext=True, name="box",
+                      **settings)  # type: ignore[arg-type]
+    return AccountRunner(account, fixed_password=password)
+
+
+def stop(registry: RunnerRegistry) -> None:
+    for runner in registry:
+        runner.shutdown(10)

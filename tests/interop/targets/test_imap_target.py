@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,6 @@ def target_for(dovecot: Dovecot, user: User, *, tls: bool, port: int | None = No
         password=lambda: user.password,
         tls=TlsPolicy(cafile=str(dovecot.ca_pem)),
         timeout=20.0,
-        reconnect_delay=0.1,
     )
 
 
@@ -145,35 +145,56 @@ def test_sigkill_between_append_and_bookkeeping_gives_no_duplicate(
     assert sorted(dovecot_targets.contents(target_user.name)) == sorted(messages)
 
 
+@pytest.fixture(scope="module")
+def single_append_dovecot() -> Iterator[Dovecot]:
+    """A Dovecot that offers LITERAL+ but no MULTIAPPEND, BINARY or SASL-IR: one APPEND
+    per message, pipelined, and AUTHENTICATE PLAIN answering a continuation."""
+    server = start_dovecot(imap_capability="IMAP4rev1 LITERAL+ UIDPLUS")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("appends", ["multiappend", "single"])
 def test_a_dropped_link_reconnects_and_nothing_is_appended_twice(
-    dovecot_targets: Dovecot, target_user: User, tmp_path: Path
+    dovecot_targets: Dovecot,
+    single_append_dovecot: Dovecot,
+    target_user: User,
+    tmp_path: Path,
+    appends: str,
 ) -> None:
+    server = dovecot_targets if appends == "multiappend" else single_append_dovecot
+    user = target_user if appends == "multiappend" else server.add_user("dropped", "drop-pw")
     batch = items(150, "drop")
-    # The first connection is reset once the server has sent 9,000 octets: after the
-    # greeting, TLS and login, in the middle of the APPEND answers.
-    with CuttingProxy(("127.0.0.1", dovecot_targets.imaps_port), cuts=[9000]) as proxy:
-        target = target_for(dovecot_targets, target_user, tls=True, port=proxy.address[1])
+    # The first connection is reset once the client has sent 20,000 octets: after TLS
+    # and login, in the middle of the uploads (some answered, some lost, one cut short).
+    with CuttingProxy(("127.0.0.1", server.imaps_port), up_cuts=[20_000]) as proxy:
+        target = target_for(server, user, tls=True, port=proxy.address[1])
         delivery = Delivery(target, journal_for(tmp_path))
         outcomes = delivery.deliver_many(batch)
+        session = target._session
+        assert session is not None
+        assert ("MULTIAPPEND" in session.caps) == (appends == "multiappend")
         delivery.close()
         assert proxy.was_cut[0]
     assert all(isinstance(o, Receipt) for o in outcomes), outcomes
     assert target.connections == 2
-    assert sorted(dovecot_targets.contents(target_user.name)) == sorted(m.data for _, m in batch)
+    assert sorted(server.contents(user.name)) == sorted(m.data for _, m in batch)
 
 
-def test_without_literal_plus_and_binary(tmp_path: Path) -> None:
-    """Synchronizing literals when LITERAL+ is not offered; NUL refused without BINARY."""
-    caps = "IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS"
-    server = start_dovecot(imap_capability=caps)
+def test_sync_literals_and_no_binary() -> None:
+    """APPENDs with synchronizing literals (no LITERAL+), a non-ASCII password; NUL refused
+    without BINARY."""
+    server = start_dovecot(imap_capability="IMAP4rev1 UIDPLUS")
     try:
-        user = server.add_user("plain", "plain-pw")
+        user = server.add_user("plain", "pässwört")
         with target_for(server, user, tls=True) as target:
             messages = [Message(data=m) for m in make_messages(3, tag="sync")]
             messages.append(Message(data=b"Subject: NUL\n\na\0b\n"))
             outcomes = target.deliver_many(messages, target.prepare(messages))
             session = target._session
-            assert session is not None and "LITERAL+" not in session.caps
+            assert session is not None and not session.caps & {"LITERAL+", "BINARY"}
         assert all(isinstance(o, Receipt) for o in outcomes[:3]), outcomes
         assert isinstance(outcomes[3], PermanentDeliveryError)
         assert "BINARY" in str(outcomes[3])
