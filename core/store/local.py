@@ -403,7 +403,7 @@ class Store:
                 todo.append(i)
             if todo:
                 payloads = [items[i][1] for i in todo]
-                names = self.maildir.write_many(payloads, sync=True)
+                names = self.maildir.write_many(payloads)
                 uidls = [items[i][0] for i in todo]
                 now = time.time()
                 tmp_prefix = os.path.join(self.maildir.tmp, "")

@@ -221,12 +221,12 @@ class Maildir:
             raise storage_error("write", path, exc) from exc
         return name
 
-    def write_many(self, payloads: Iterable[bytes], *, sync: bool) -> list[str]:
-        """Write several wire-form messages (CRLF -> LF) into ``tmp/``; return their names.
+    def write_many(self, payloads: Iterable[bytes]) -> list[str]:
+        """Write several wire-form messages (CRLF -> LF) into ``tmp/``, each durable on
+        return (see :func:`_sync_files`); return their names.
 
-        Through a directory fd, so no path is walked per file. With ``sync`` every file
-        is durable on return: see :func:`_sync_files`. On failure the files written so far
-        are removed.
+        Through a directory fd, so no path is walked per file. On failure the files
+        written so far are removed.
         """
         try:
             dir_fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -234,19 +234,20 @@ class Maildir:
             raise storage_error("open directory", self.tmp, exc) from exc
         names: list[str] = []
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        action = "write"
         try:
             for data in payloads:
                 name, fd = self._create_unique(flags, dir_fd)
                 names.append(name)
                 _write_and_close(fd, crlf_to_lf(data), sync=False)
-            if sync:
-                _sync_files(dir_fd, names)
+            action = "sync the new files in"
+            _sync_files(dir_fd, names)
         except OSError as exc:
-            failed = self.tmp / names[-1] if names else self.tmp
+            failed = self.tmp / names[-1] if names and action == "write" else self.tmp
             for name in names:
                 with contextlib.suppress(OSError):
                     os.unlink(name, dir_fd=dir_fd)
-            raise storage_error("write", failed, exc) from exc
+            raise storage_error(action, failed, exc) from exc
         finally:
             os.close(dir_fd)
         return names

@@ -363,7 +363,7 @@ def test_a_failed_fsync_in_a_batch_publishes_and_records_nothing(
 
     fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(StorageError, match="Input/output error"):
+    with pytest.raises(StorageError, match=r"cannot sync the new files in .*Input/output error"):
         store.deliver_batch([(f"u{i}", MESSAGE) for i in range(30)])
     assert os.listdir(store.maildir.tmp) == [] and os.listdir(store.maildir.new) == []
     assert store.stored_uidls() == set() and store.state.delivering() == []

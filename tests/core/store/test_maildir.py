@@ -145,7 +145,7 @@ def test_crlf_to_lf_equals_the_reference_for_any_lines(lines: list[bytes], final
 def test_write_many_then_publish_many(tmp_path: Path) -> None:
     md = Maildir(tmp_path / "Mail")
     payloads = [b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i) for i in range(50)]
-    names = md.write_many(payloads, sync=True)
+    names = md.write_many(payloads)
     assert len(set(names)) == 50
     assert sorted(os.listdir(md.tmp)) == sorted(names)
     paths = md.publish_many(names)
@@ -197,7 +197,7 @@ def test_full_disk_raises_storage_error_and_leaves_no_file(
 
     monkeypatch.setattr(maildir_mod.os, "write", failing_write)
     with pytest.raises(StorageError, match="disk is full"):
-        md.write_many([MESSAGE] * 10, sync=False)
+        md.write_many([MESSAGE] * 10)
     with pytest.raises(StorageError, match="disk is full"):
         md.deliver(MESSAGE)
     assert os.listdir(md.tmp) == [] and os.listdir(md.new) == []
