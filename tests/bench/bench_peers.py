@@ -207,8 +207,9 @@ class Bench:
         out = self.fresh("fetchmail")
         box = out / "Maildir"
         (box / "new").mkdir(parents=True)
-        ssl = (f"ssl sslcertck sslcertfile {self.server.ca_pem}" if self.tls
-               else 'sslproto ""')
+        # fetchmail checks DNS names only, not the certificate's 127.0.0.1 address
+        ssl = (f"ssl sslcertck sslcertfile {self.server.ca_pem} sslcommonname localhost"
+               if self.tls else 'sslproto ""')
         mda = f"cat > $(mktemp {box}/new/fm.XXXXXXXXXX)"
         rc = out / "fetchmailrc"
         rc.write_text(
@@ -455,7 +456,8 @@ def report(table: Table, scenarios: list[Scenario], clients: list[str], runs: in
             rss = max(s.rss_mb for s in samples)
             ratios = ""
             if client != "popfetch" and our_wall is not None and our_cpu is not None:
-                ratios = f"{our_wall / wall:18.2f}x {our_cpu / cpu:5.2f}x"
+                cpu_ratio = f"{our_cpu / cpu:5.2f}x" if cpu > 0 else "    -"
+                ratios = f"{our_wall / wall:18.2f}x {cpu_ratio}"
             print(f"{sc.name:14} {client:9} {wall:7.2f} {sc.wire_bytes / 1e6 / wall:7.1f} "
                   f"{cpu:7.2f} {rss:7.0f} {ratios:>26}{note}")
 
@@ -475,12 +477,13 @@ def targets(tables: list[Table], scenarios: list[Scenario]) -> None:
             for what in ("wall", "cpu"):
                 ours = table.median(sc.name, "popfetch", what)
                 theirs = table.median(sc.name, "mpop", what)
-                if ours is not None and theirs is not None:
+                if ours is not None and theirs:
                     ratio[(sc.name, what)] = ours / theirs
         if (big.name, "wall") in ratio and not case.busy:
             r = ratio[(big.name, "wall")]
             lines.append(f"  {case.name}: {big.name} wall at most 0.9x mpop's: "
                          f"{r:.2f}x  {verdict(r <= 0.9)}")
+        if (big.name, "cpu") in ratio and not case.busy:
             r = ratio[(big.name, "cpu")]
             lines.append(f"  {case.name}: {big.name} CPU at most 1.5x mpop's:  "
                          f"{r:.2f}x  {verdict(r <= 1.5)}")
