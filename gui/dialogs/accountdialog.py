@@ -1,8 +1,7 @@
-"""Add or edit an account; "Test connection" runs in the background. Also the password prompt."""
+"""Add or edit an account; "Test connection" runs in the background."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -30,10 +29,11 @@ from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
 from core.text import sanitize
-from gui import fmt
 from gui.desktop.checksettings import CheckSettings
 from gui.dialogs.certdialog import CertificateDialog
+from gui.dialogs.connectiontest import TestResult, describe, test_connection
 from gui.dialogs.deliverto import DeliverTo
+from gui.dialogs.trustedcert import fingerprint_text
 from gui.keyring_access import NO_KEYCHAIN
 from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
 from gui.tasks import BackgroundTask
@@ -49,80 +49,6 @@ PLAINTEXT_WARNING = (
     "CRAM-MD5, can be read on the network. Use it only for a server on this computer or on "
     "a network you trust."
 )
-
-
-@dataclass(frozen=True)
-class TestResult:
-    secure: bool
-    capabilities: dict[str, tuple[str, ...]]
-    logged_in: bool
-    count: int = 0
-    size: int = 0
-    method: str = ""
-
-
-def test_connection(
-    account: Account, password: str | TokenSource | None, timeout: float = 15.0
-) -> TestResult:
-    """Connect, read CAPA, log in if a password (or, signed in with OAuth, a token source) is
-    given, STAT, QUIT. Blocking: a worker's job.
-
-    Nothing is marked in this session, so its QUIT deletes nothing.
-    """
-    from core.pop3.session import open_session
-
-    session = open_session(
-        account.host,
-        account.port,
-        account.security,
-        account.tls_policy(),
-        connect_timeout=timeout,
-        read_timeout=timeout,
-    )
-    try:
-        caps = dict(session.info.capabilities)
-        secure = session.info.secure
-        if not password:
-            return TestResult(secure, caps, False)
-        method = session.login(
-            account.user, password, method=account.auth, allow_plaintext=account.allow_plaintext
-        )
-        count, size = session.stat()
-        session.quit()
-        return TestResult(secure, caps, True, count, size, method)
-    finally:
-        session.close()
-
-
-def describe(result: TestResult) -> str:
-    caps = result.capabilities
-    lines = [
-        "Connection: " + ("encrypted (TLS)" if result.secure else "NOT encrypted"),
-        "Resume mid-message (EXT-RETR): " + ("yes" if "EXT-RETR" in caps else
-                                             "no: an interrupted download restarts from 0"),
-        "Pipelining: " + ("yes" if "PIPELINING" in caps else "no"),
-        "Unique IDs (UIDL): " + ("yes" if "UIDL" in caps else "no"),
-    ]
-    if "SASL" in caps:
-        lines.append("Sign-in methods (SASL): " + " ".join(caps["SASL"]))
-    if "LOGIN-DELAY" in caps:
-        lines.append(f"Minimum time between logins: {' '.join(caps['LOGIN-DELAY'])} s")
-    if "IMPLEMENTATION" in caps:
-        lines.append("Server: " + " ".join(caps["IMPLEMENTATION"]))
-    lines.append("Server offers: " + (" ".join(sorted(caps)) or "(no CAPA)"))
-    if result.logged_in:
-        lines.append(
-            f"Signed in ({result.method}): {result.count} messages, {fmt.size(result.size)}"
-        )
-    else:
-        lines.append("Not signed in (no password given)")
-    return "\n".join(sanitize(line) for line in lines)
-
-
-def fingerprint_text(sha256: str) -> str:
-    """"AB:CD:…" in groups, as certificate viewers show it."""
-    hexa = sha256.replace(":", "").upper()
-    return ":".join(hexa[i : i + 2] for i in range(0, len(hexa), 2))
 
 
 class AccountDialog(QDialog):
@@ -618,41 +544,3 @@ class AccountDialog(QDialog):
         self.save_password = self.keychain_check.isEnabled() and self.keychain_check.isChecked()
         self.target_credentials = self.deliver_to.imap_credentials()
         super().accept()
-
-
-class PasswordDialog(QDialog):
-    """Asks for an account's password (no keychain, nothing stored, or refused)."""
-
-    def __init__(
-        self, account: Account, reason: str, keychain_available: bool, parent: QWidget | None = None
-    ):
-        super().__init__(parent)
-        self.setObjectName("passwordDialog")
-        self.setWindowTitle("Password")
-        layout = QVBoxLayout(self)
-        text = QLabel(f"Password for <b>{account.user}</b> on <b>{account.host}</b>")
-        layout.addWidget(text)
-        if reason:
-            why = QLabel(reason)
-            why.setWordWrap(True)
-            layout.addWidget(why)
-        self.edit = QLineEdit()
-        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
-        layout.addWidget(self.edit)
-        self.remember = QCheckBox("Save the password in the system keychain")
-        self.remember.setChecked(keychain_available)
-        self.remember.setEnabled(keychain_available)
-        self.remember.setVisible(keychain_available)
-        layout.addWidget(self.remember)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(380)
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-
-
-def with_pin(account: Account, sha256: str) -> Account:
-    return replace(account, pinned_sha256=sha256)

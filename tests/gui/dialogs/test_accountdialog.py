@@ -6,7 +6,8 @@ from typing import Any
 
 from core.accounts import Account
 from core.net import Security
-from gui.dialogs.accountdialog import AccountDialog, fingerprint_text
+from gui.dialogs.accountdialog import AccountDialog
+from gui.dialogs.trustedcert import fingerprint_text
 
 PIN = "ab" * 32
 
