@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -26,17 +25,13 @@ from core.accounts import AUTH_METHODS, Account, OAuthSettings, default_port
 from core.auth.oauth import OAuthTokens
 from core.auth.oauth_providers import PRESETS
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
-from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
-from core.text import sanitize
 from gui.desktop.checksettings import CheckSettings
-from gui.dialogs.certdialog import CertificateDialog
-from gui.dialogs.connectiontest import TestResult, describe, test_connection
+from gui.dialogs.connectiontest import ConnectionTest
 from gui.dialogs.deliverto import DeliverTo
-from gui.dialogs.trustedcert import fingerprint_text
+from gui.dialogs.trustedcert import TrustedCertificate
 from gui.keyring_access import NO_KEYCHAIN
 from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
-from gui.tasks import BackgroundTask
 
 SECURITY_CHOICES = (
     (Security.TLS, "SSL/TLS"),
@@ -74,12 +69,9 @@ class AccountDialog(QDialog):
         self.password: str | None = None
         self.save_password = True
         self.target_credentials: tuple[str, str] | None = None
-        self._pinned = account.pinned_sha256 if account else None
         self._cafile = account.cafile if account else None
         self._port_auto = account is None or account.port == default_port(account.security)
         self._maildir_auto = account is None
-        self._last_cert: CertificateInfo | None = None
-        self._test: BackgroundTask | None = None
         self._sign_in: SignIn | None = None
         # An account saved with OAuth settings was signed in when it was saved.
         # Where a refresh token is: the saved account's (it moves with a changed key), and
@@ -204,44 +196,17 @@ class AccountDialog(QDialog):
         self.auth_combo.setToolTip("auto: the safest method the server offers")
         form.addRow("Sign-in &method:", self.auth_combo)
 
-        self.cert_row = QWidget()
-        crow = QHBoxLayout(self.cert_row)
-        crow.setContentsMargins(0, 0, 0, 0)
-        self.cert_label = QLabel()
-        self.cert_label.setObjectName("trustedCertificate")
-        self.cert_label.setWordWrap(True)
-        self.cert_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.forget_cert = QPushButton("Remove")
-        self.forget_cert.setObjectName("forgetCertificate")
-        self.forget_cert.setToolTip("Stop trusting this certificate: popfetch asks again "
-                                    "the next time the server shows it")
-        self.forget_cert.clicked.connect(self.remove_pin)
-        crow.addWidget(self.cert_label, 1)
-        crow.addWidget(self.forget_cert)
-        form.addRow("Trusted certificate:", self.cert_row)
-        self._show_pin()
+        self.trusted_cert = TrustedCertificate(account.pinned_sha256 if account else None)
+        form.addRow("Trusted certificate:", self.trusted_cert)
 
         # Interval, auto-download, size limit, leave-on-server rule (gui/desktop).
         self.check_settings = CheckSettings()
         layout.addWidget(self.check_settings)
 
-        trow = QHBoxLayout()
-        self.test_button = QPushButton("&Test connection")
-        self.test_button.setToolTip("Connect in the background and show what the server offers")
-        self.test_button.clicked.connect(self.start_test)
-        self.cert_button = QPushButton("Review certificate…")
-        self.cert_button.setVisible(False)
-        self.cert_button.clicked.connect(self.review_certificate)
-        trow.addWidget(self.test_button)
-        trow.addWidget(self.cert_button)
-        trow.addStretch(1)
-        layout.addLayout(trow)
-        self.test_output = QPlainTextEdit()
-        self.test_output.setObjectName("testOutput")
-        self.test_output.setReadOnly(True)
-        self.test_output.setMaximumHeight(150)
-        self.test_output.setPlaceholderText("Test the connection to see what the server offers.")
-        layout.addWidget(self.test_output)
+        self.connection_test = ConnectionTest()
+        self.connection_test.requested.connect(self.start_test)
+        self.connection_test.trusted.connect(self._trust)
+        layout.addWidget(self.connection_test)
 
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #b00020;")
@@ -444,7 +409,7 @@ class AccountDialog(QDialog):
             maildir=self.maildir_edit.text().strip(),
             name=self.name_edit.text().strip(),
             cafile=self._cafile,
-            pinned_sha256=self._pinned,
+            pinned_sha256=self.trusted_cert.pinned,
             allow_plaintext=self.security() is Security.NONE and self.plaintext_check.isChecked(),
             auth=self.auth_combo.currentText(),
             oauth=self._oauth_settings(),
@@ -462,71 +427,16 @@ class AccountDialog(QDialog):
             self.error_label.setText(str(exc))
             return
         self.error_label.clear()
-        self.cert_button.setVisible(False)
         password: str | TokenSource | None = self.password_edit.text() or None
         if account.oauth is not None:
             password = OAuthTokens.for_account(account) if self._signed_in_for(account) else None
-        self.test_output.setPlainText(f"Connecting to {account.host}:{account.port}…")
-        self.test_button.setEnabled(False)
-        self._test = BackgroundTask(lambda: test_connection(account, password),
-                                    on_error=self._test_failed, parent=self,
-                                    name="test connection")
-        self._test.done.connect(self._test_done)
-        self._test.start()
+        self.connection_test.start(account, password)
 
-    @Slot(object)
-    def _test_done(self, result: TestResult) -> None:
-        self.test_button.setEnabled(True)
-        self.test_output.setPlainText(describe(result))
-
-    def _test_failed(self, exc: BaseException) -> None:
-        self.test_button.setEnabled(True)
-        if isinstance(exc, CertificateError):
-            self._last_cert = exc.info
-            self.cert_button.setVisible(True)
-            self.test_output.setPlainText(
-                f"The server's certificate is not trusted: {sanitize(exc.info.error)}\n"
-                f"SHA-256 {exc.info.sha256}\nReview it to decide whether to trust it."
-            )
-            return
-        kind = "Failed" if isinstance(exc, PopError | OSError) else "Unexpected error"
-        self.test_output.setPlainText(f"{kind}: {sanitize(str(exc))}")
-
-    @Slot()
-    def review_certificate(self) -> None:
-        if self._last_cert is None:
-            return
-        name = self.name_edit.text().strip() or self.host_edit.text().strip()
-        dialog = CertificateDialog(self._last_cert, name, self)
-        dialog.accepted.connect(self._trust_reviewed)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-
-    @Slot()
-    def _trust_reviewed(self) -> None:
-        if self._last_cert is None:
-            return
-        self._pinned = self._last_cert.sha256
-        self._show_pin()
-        self.cert_button.setVisible(False)
-        self.test_output.appendPlainText("Certificate trusted for this account (pinned).")
+    @Slot(str)
+    def _trust(self, sha256: str) -> None:
+        """The user trusted the certificate the test met: pin it and test again."""
+        self.trusted_cert.set_pinned(sha256)
         self.start_test()
-
-    def _show_pin(self) -> None:
-        if self._pinned:
-            self.cert_label.setText(f"SHA-256 {fingerprint_text(self._pinned)}")
-            self.cert_label.setToolTip("A certificate you chose to trust for this account, "
-                                       "although it could not be verified")
-        else:
-            self.cert_label.setText("none: only certificates the system trusts")
-            self.cert_label.setToolTip("")
-        self.forget_cert.setVisible(bool(self._pinned))
-
-    @Slot()
-    def remove_pin(self) -> None:
-        """Forget the pinned certificate (saved with the account)."""
-        self._pinned = None
-        self._show_pin()
 
     # --- accept ----------------------------------------------------------------------
 
