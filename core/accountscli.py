@@ -24,7 +24,7 @@ from typing import Any
 
 from core.accounts import AUTH_METHODS, Account, AccountBook, AccountFileError, default_port
 from core.auth import oauth_args, passwords
-from core.auth.passwords import keychain_key
+from core.auth.passwords import target_key
 from core.auth.sasl import BEARER_MECHANISMS
 from core.errors import KeychainUnavailable, PasswordUnavailable
 from core.net import Security
@@ -177,7 +177,7 @@ def _add(args: argparse.Namespace, book: AccountBook) -> None:
     # Every password is asked for before anything is saved: a refusal leaves nothing behind.
     secrets: dict[str, str] = {}
     if imap is not None:
-        key = keychain_key(imap.user, imap.host, imap.port)
+        key = target_key(imap)
         secrets[key] = _ask_password(key, target=True, command=args.deliver_password_command)
     if account.oauth is None and account.password_command is None:
         secrets[account.key] = _ask_password(account.key)
