@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.accounts import AUTH_METHODS, Account, OAuthSettings, default_port
+from core.accounts import AUTH_METHODS, Account, default_port
 from core.auth.oauth import OAuthTokens
 from core.auth.oauth_providers import PRESETS
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
@@ -29,9 +29,9 @@ from core.net import Security
 from gui.desktop.checksettings import CheckSettings
 from gui.dialogs.connectiontest import ConnectionTest
 from gui.dialogs.deliverto import DeliverTo
+from gui.dialogs.providersignin import ProviderSignIn
 from gui.dialogs.trustedcert import TrustedCertificate
 from gui.keyring_access import NO_KEYCHAIN
-from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
 
 SECURITY_CHOICES = (
     (Security.TLS, "SSL/TLS"),
@@ -72,25 +72,16 @@ class AccountDialog(QDialog):
         self._cafile = account.cafile if account else None
         self._port_auto = account is None or account.port == default_port(account.security)
         self._maildir_auto = account is None
-        self._sign_in: SignIn | None = None
-        # An account saved with OAuth settings was signed in when it was saved.
-        # Where a refresh token is: the saved account's (it moves with a changed key), and
-        # the key a sign-in in this dialog filed its token under.
-        self._stored_key = account.key if account and account.oauth else None
-        self._fresh_key: str | None = None
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.form = form
         layout.addLayout(form)
 
-        self.provider_combo = QComboBox()
-        self.provider_combo.setObjectName("providerCombo")
-        for key, label in PROVIDER_CHOICES:
-            self.provider_combo.addItem(label, key)
-        self.provider_combo.setToolTip("Gmail and Outlook sign in through your browser (OAuth); "
-                                       "server settings are filled in")
-        form.addRow("Pro&vider:", self.provider_combo)
+        # The provider choice, and the sign-in rows that stand in for the password.
+        self.oauth = ProviderSignIn(account, self)
+        self.oauth.requested.connect(self.start_sign_in)
+        form.addRow("Pro&vider:", self.oauth.provider_combo)
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("optional, e.g. Work")
@@ -150,30 +141,7 @@ class AccountDialog(QDialog):
         form.addRow("", self.keychain_note)
         self.set_keychain_available(keychain_available, keychain_problem)
 
-        self.sign_in_row = QWidget()
-        srow = QHBoxLayout(self.sign_in_row)
-        srow.setContentsMargins(0, 0, 0, 0)
-        self.sign_in_button = QPushButton("Sign in")
-        self.sign_in_button.setObjectName("signInButton")
-        self.sign_in_button.setToolTip("Opens your browser at the provider's sign-in page; "
-                                       "the password never reaches popfetch")
-        self.sign_in_button.clicked.connect(self.start_sign_in)
-        self.sign_in_status = QLabel()
-        self.sign_in_status.setObjectName("signInStatus")
-        self.sign_in_status.setWordWrap(True)
-        srow.addWidget(self.sign_in_button)
-        srow.addWidget(self.sign_in_status, 1)
-        form.addRow("Sign-in:", self.sign_in_row)
-        self.client_id_edit = QLineEdit()
-        self.client_id_edit.setObjectName("clientIdEdit")
-        self.client_id_edit.setPlaceholderText("from this installation's oauth.json")
-        self.client_id_edit.setToolTip("The client ID of popfetch's app registration with the "
-                                       "provider (see README); empty: the installation's")
-        form.addRow("Client &ID:", self.client_id_edit)
-        self.tenant_edit = QLineEdit()
-        self.tenant_edit.setPlaceholderText("common")
-        self.tenant_edit.setToolTip("Your organisation's tenant ID or domain; empty: common")
-        form.addRow("&Tenant:", self.tenant_edit)
+        self.oauth.add_rows(form)
 
         maildir_row = QWidget()
         mrow = QHBoxLayout(maildir_row)
@@ -232,15 +200,10 @@ class AccountDialog(QDialog):
             self.auth_combo.setCurrentText(account.auth)
             self.check_settings.load(account)
             self.plaintext_check.setChecked(account.allow_plaintext)
-            if account.oauth is not None:
-                self.provider_combo.setCurrentIndex(
-                    max(self.provider_combo.findData(account.oauth.provider), 0))
-                self.client_id_edit.setText(account.oauth.client_id)
-                self.tenant_edit.setText(account.oauth.tenant)
         else:
             self.port_spin.setValue(default_port(Security.TLS))
         self._show_provider(fill=False)
-        self.provider_combo.currentIndexChanged.connect(lambda: self._show_provider(fill=True))
+        self.oauth.chosen.connect(lambda: self._show_provider(fill=True))
         self.security_combo.currentIndexChanged.connect(self._security_changed)
         self.port_spin.valueChanged.connect(self._port_edited)
         self.host_edit.textEdited.connect(self._suggest_maildir)
@@ -310,13 +273,9 @@ class AccountDialog(QDialog):
 
     # --- OAuth providers ----------------------------------------------------------------
 
-    def provider(self) -> str:
-        """The chosen OAuth provider's key, or "" for a password account."""
-        return str(self.provider_combo.currentData() or "")
-
     def _show_provider(self, *, fill: bool) -> None:
         """A provider turns the password into a sign-in button; ``fill`` takes its server."""
-        provider = self.provider()
+        provider = self.oauth.provider()
         oauth = bool(provider)
         preset = PRESETS.get(provider)
         if fill and preset is not None:
@@ -330,26 +289,11 @@ class AccountDialog(QDialog):
             self.auth_combo.setCurrentText("xoauth2")
         elif not oauth and bearer:
             self.auth_combo.setCurrentText("auto")  # a password account has no token to send
-        if fill:  # another provider: no token of the old one counts
-            self._stored_key = self._fresh_key = None
         for widget in (self.password_edit, self.keychain_check):
             self.form.setRowVisible(widget, not oauth)
         # set_keychain_available disables the box exactly when its note has something to say
         note = not oauth and not self.keychain_check.isEnabled()
         self.form.setRowVisible(self.keychain_note, note)
-        self.form.setRowVisible(self.sign_in_row, oauth)
-        self.form.setRowVisible(self.client_id_edit, oauth)
-        self.form.setRowVisible(self.tenant_edit, provider == "microsoft")
-        self.sign_in_button.setText(button_text(provider))
-        self.sign_in_status.setText("Signed in" if self.signed_in else "Not signed in yet")
-
-    def _oauth_settings(self) -> OAuthSettings | None:
-        provider = self.provider()
-        if not provider:
-            return None
-        return OAuthSettings(provider, client_id=self.client_id_edit.text().strip(),
-                             tenant=self.tenant_edit.text().strip()
-                             if provider == "microsoft" else "")
 
     @Slot()
     def start_sign_in(self) -> None:
@@ -361,42 +305,10 @@ class AccountDialog(QDialog):
             self.error_label.setText(f"Please check the fields: {exc}")
             return
         self.error_label.clear()
-        self.sign_in_button.setEnabled(False)
-        self.sign_in_status.setText("Waiting for the browser…")
-        self._sign_in = SignIn(account, self)
-        self._sign_in.succeeded.connect(lambda key=account.key: self._signed_in(key))
-        self._sign_in.failed.connect(self._sign_in_failed)
-        self._sign_in.start()
-
-    @property
-    def signed_in(self) -> bool:
-        return self._fresh_key is not None or self._stored_key is not None
-
-    @property
-    def signed_in_now(self) -> bool:
-        """A sign-in in this dialog stored a new refresh token (under the account's key)."""
-        return self._fresh_key is not None
-
-    def _signed_in_for(self, account: Account) -> bool:
-        """A refresh token will be found under ``account.key``: signed in here as exactly
-        this account, or (no sign-in here) the saved account's token, moved with its key."""
-        if self._fresh_key is not None:
-            return self._fresh_key == account.key
-        return self._stored_key is not None
-
-    def _signed_in(self, key: str) -> None:
-        self._fresh_key = key
-        self.sign_in_button.setEnabled(True)
-        self.sign_in_status.setText(f"Signed in as {self.user_edit.text().strip()}")
-
-    @Slot(str)
-    def _sign_in_failed(self, reason: str) -> None:
-        self.sign_in_button.setEnabled(True)
-        self.sign_in_status.setText(f"Not signed in: {reason}")
+        self.oauth.start(account)
 
     def done(self, result: int) -> None:
-        if self._sign_in is not None:
-            self._sign_in.cancel()  # the listener stops waiting for a browser
+        self.oauth.cancel()
         super().done(result)
 
     def build_account(self) -> Account:
@@ -412,7 +324,7 @@ class AccountDialog(QDialog):
             pinned_sha256=self.trusted_cert.pinned,
             allow_plaintext=self.security() is Security.NONE and self.plaintext_check.isChecked(),
             auth=self.auth_combo.currentText(),
-            oauth=self._oauth_settings(),
+            oauth=self.oauth.settings(),
             password_command=self.original.password_command if self.original else None,
             deliver=self.deliver_to.url(),
         ))
@@ -429,7 +341,8 @@ class AccountDialog(QDialog):
         self.error_label.clear()
         password: str | TokenSource | None = self.password_edit.text() or None
         if account.oauth is not None:
-            password = OAuthTokens.for_account(account) if self._signed_in_for(account) else None
+            signed_in = self.oauth.signed_in_for(account)
+            password = OAuthTokens.for_account(account) if signed_in else None
         self.connection_test.start(account, password)
 
     @Slot(str)
@@ -446,8 +359,8 @@ class AccountDialog(QDialog):
         except ValueError as exc:
             self.error_label.setText(f"Please check the fields: {exc}")
             return
-        if account.oauth is not None and not self._signed_in_for(account):
-            self.error_label.setText(f"Sign in first ({self.sign_in_button.text()}).")
+        if account.oauth is not None and not self.oauth.signed_in_for(account):
+            self.error_label.setText(f"Sign in first ({self.oauth.sign_in_button.text()}).")
             return
         self.account = account
         self.password = None if account.oauth else self.password_edit.text() or None

@@ -149,7 +149,7 @@ class AccountManager(QObject):
             else:
                 self._keychain.move_password(old_key, account.key)
             old_token, new_token = refresh_token_key(old_key), refresh_token_key(account.key)
-            if dialog.signed_in_now:  # the new sign-in is filed under the new key already
+            if dialog.oauth.signed_in_now:  # the new sign-in is filed under the new key already
                 self._keychain.delete_password(old_token)
             elif account.oauth is not None:
                 self._keychain.move_password(old_token, new_token)
