@@ -147,8 +147,12 @@ class Engine:
 
         self._intent = Intent(on_stop=self._on_stop)
         self._table = MessageTable(self._store.marks())
+        # Idle is "nothing to do as of intent generation N": a request made after the
+        # worker last looked makes it busy again without any flag to race with.
         self._idle = threading.Condition(threading.Lock())
-        self._is_idle = False
+        self._idle_at: int | None = None  # the generation the worker went idle at
+        self._applied = -1  # the generation the worker last folded in (worker-owned)
+        self._ended = False  # the worker has returned: nothing more will happen
         self._thread: threading.Thread | None = None
         self._link = threading.Lock()
         self._dialer: Dialer | None = None
@@ -194,15 +198,12 @@ class Engine:
                 target=self._run, name=f"popfetch {self.account.key}", daemon=True
             )
             self._thread.start()
-        self._busy()
 
     def refresh(self) -> None:
         self._intent.want(refresh=True, retry=True)
-        self._busy()
 
     def download(self, uidls: Iterable[str] | None = None) -> None:
         self._intent.download(None if uidls is None else list(uidls))
-        self._busy()
 
     def resume(self, uidls: Iterable[str] | None = None) -> None:
         """None resumes every paused message, including partials left by an earlier run."""
@@ -214,40 +215,32 @@ class Engine:
 
     def pause(self, uidls: Iterable[str] | None = None) -> None:
         self._intent.pause(None if uidls is None else list(uidls), self._table.active())
-        self._busy()
 
     def cancel(self, uidls: Iterable[str] | None = None) -> None:
         """Stop and forget the partial bytes (pause keeps them)."""
         self._intent.cancel(None if uidls is None else list(uidls), self._table.active())
-        self._busy()
 
     def mark(self, uidls: Iterable[str]) -> None:
         self._intent.mark(uidls, True)
-        self._busy()
 
     def unmark(self, uidls: Iterable[str]) -> None:
         self._intent.mark(uidls, False)
-        self._busy()
 
     def commit(self) -> None:
         """QUIT: the server deletes what is marked. The answer comes as CommitFinished."""
         self._intent.want(commit=True, retry=True)
-        self._busy()
 
     def disconnect(self) -> None:
         """End the session with QUIT, after RSET if marks were issued: nothing is deleted."""
-        self._busy()
         self._intent.disconnect()
 
     def retry_now(self) -> None:
         self._intent.want(retry=True)
-        self._busy()
 
     def update_account(self, account: Account) -> None:
         """New settings (a pinned certificate, another port ...) for the next connection."""
         self.account = account
         self._intent.want(retry=True)
-        self._busy()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the worker within about a second, nothing deleted: an idle session ends
@@ -262,10 +255,11 @@ class Engine:
             self._writer.shutdown()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until the worker has nothing left to do (or stopped on an error)."""
+        """Block until the worker has nothing left to do (or stopped on an error), having
+        seen every request made before this call."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            while not self._is_idle:
+            while not self._ended and self._idle_at != self._intent.generation:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -278,7 +272,7 @@ class Engine:
 
     def _busy(self) -> None:
         with self._idle:
-            self._is_idle = False
+            self._idle_at = None
 
     def _on_stop(self, shutdown: bool) -> None:
         """From the caller's thread: a connection being opened is aborted at once, and on
@@ -341,11 +335,17 @@ class Engine:
         if self._transcript:
             self._emit(TranscriptLine(sent, text))
 
-    def _set_idle(self, idle: bool) -> None:
+    def _set_idle(self) -> None:
+        """Nothing to do as of the generation last applied (a later request will wake the
+        worker, which applies it and says idle again, or gets busy)."""
         with self._idle:
-            self._is_idle = idle
-            if idle:
-                self._idle.notify_all()
+            self._idle_at = self._applied
+            self._idle.notify_all()
+
+    def _set_ended(self) -> None:
+        with self._idle:
+            self._ended = True
+            self._idle.notify_all()
 
 
     def _while_reading(self) -> bool:
@@ -378,6 +378,7 @@ class Engine:
 
     def _apply_intent(self) -> Wants:
         """Fold the intent into the table and the journal (no network here)."""
+        self._applied = self._intent.generation  # before reading: a later change shows
         if self._intent.has_journal_work() and not self._hold_store():
             return self._intent.snapshot()  # another popfetch has the store: later
         marks = self._intent.take_marks()
@@ -430,7 +431,7 @@ class Engine:
             finally:
                 self._writer.shutdown()
                 self._store.close()
-                self._set_idle(True)
+                self._set_ended()
 
     def _loop(self) -> None:
         while True:
@@ -448,7 +449,7 @@ class Engine:
                     continue
                 if not w.connected or (self._stopped and not w.retry_now):
                     self._release_store()
-                    self._set_idle(True)
+                    self._set_idle()
                     # marks that found the store busy are journalled once it is free
                     self._intent.wait(1.0 if self._intent.has_journal_work() else None)
                     continue
@@ -564,7 +565,7 @@ class Engine:
         wait = min(self._last_command + self._keepalive, self._last_work + self._idle_end) - now
         with self._link:
             self._parked = True  # before saying idle: a shutdown from now on QUITs
-        self._set_idle(True)
+        self._set_idle()
         woke = self._intent.wait(max(wait, 0.0))
         with self._link:
             if self._intent.stopping():
@@ -698,7 +699,7 @@ class Engine:
         self._intent.clear(commit=True)
         self._error(message, fatal=True, exc=exc)
         self._conn_state(ConnectionState.FAILED, message)
-        self._set_idle(True)
+        self._set_idle()
 
     def _hold_stalled(self) -> None:
         for msg in self._table:
