@@ -77,12 +77,14 @@ class EngineBridge(QObject):
             else:
                 self._progress_at.clear()
             self._queue.append(event)
-            wake = len(self._queue) == 1
-        if wake:
-            self._wake.emit()
+            # Emitted under the lock: once close() has returned, no emit can still be on
+            # its way to a bridge that the GUI thread may be deleting.
+            if len(self._queue) == 1:
+                self._wake.emit()
 
     def close(self) -> None:
-        """Drop events that arrive from now on (the engine is being shut down)."""
+        """Drop events that arrive from now on (the engine is being shut down); after it
+        returns the worker never touches this object's signals again."""
         with self._lock:
             self._closed = True
             self._queue.clear()

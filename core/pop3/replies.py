@@ -52,9 +52,10 @@ def parse_capa(data: bytes) -> dict[str, tuple[str, ...]]:
     """CAPA body -> {TAG: args}; tags upper-cased, a repeated tag's arguments joined."""
     capa: dict[str, tuple[str, ...]] = {}
     for line in _listing_lines(data):
-        if not line.strip() or _CONTROL_BYTES.search(line):
+        words = line.decode("utf-8", "replace").split()  # str.split knows U+0085 and kin
+        if not words or _CONTROL_BYTES.search(line):
             raise RemoteProtocolError(f"bad CAPA line: {line[:80]!r}")
-        tag, *args = line.decode("utf-8", "replace").split()
+        tag, *args = words
         key = tag.upper()
         capa[key] = (*capa.get(key, ()), *args)
     return capa

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import select
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 from keyring.backend import KeyringBackend
 
+from tests.support.desktop import session_bus, stop
 from tests.support.memkeyring import installed
 
 STARTUP_TIMEOUT = 10.0
@@ -37,19 +37,6 @@ TOOLS = {
     "gnome-keyring-daemon": "gnome-keyring",
     "secret-tool": "libsecret-tools",
 }
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 
 
 @dataclass(frozen=True)
@@ -77,17 +64,6 @@ def _require(reason: str) -> None:
     if os.environ.get("POPFETCH_REQUIRE_ALL") == "1":
         pytest.fail(f"{reason} (POPFETCH_REQUIRE_ALL=1 forbids skipping)", pytrace=False)
     pytest.skip(reason)
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 def _service_owned(address: str) -> bool:
@@ -123,9 +99,6 @@ def running_secret_service() -> Iterator[SecretServiceEnv]:
     dirs = {name: root / name for name in ("data", "run", "cache", "config", "home")}
     for path in dirs.values():
         path.mkdir(mode=0o700)
-    socket_path = dirs["run"] / "bus"
-    config = root / "bus.conf"
-    config.write_text(BUS_CONFIG.format(socket=socket_path))
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(dirs["home"]),
@@ -136,54 +109,34 @@ def running_secret_service() -> Iterator[SecretServiceEnv]:
         "LANG": "C.UTF-8",
     }
 
-    bus: subprocess.Popen[bytes] | None = None
     keyring_daemon: subprocess.Popen[bytes] | None = None
     try:
-        bus = subprocess.Popen(
-            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        assert bus.stdout is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not socket_path.exists():
-            if bus.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"dbus-daemon did not start (exit {bus.poll()})", pytrace=False)
-            time.sleep(0.02)
-        ready, _, _ = select.select([bus.stdout], [], [], STARTUP_TIMEOUT)
-        address = bus.stdout.readline().decode().strip() if ready else ""
-        if not address.startswith("unix:"):
-            pytest.fail(f"dbus-daemon printed no address: {address!r}", pytrace=False)
-        env["DBUS_SESSION_BUS_ADDRESS"] = address
-
-        password = secrets.token_urlsafe(16)
-        keyring_daemon = subprocess.Popen(
-            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        assert keyring_daemon.stdin is not None
-        keyring_daemon.stdin.write(password.encode())
-        keyring_daemon.stdin.close()  # EOF ends the password
-        while not _service_owned(address):
-            if keyring_daemon.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"gnome-keyring-daemon did not register the Secret Service "
-                    f"(exit {keyring_daemon.poll()})",
-                    pytrace=False,
-                )
-            time.sleep(0.05)
-
-        yield SecretServiceEnv(root=root, bus_address=address, env=dict(env))
+        with session_bus() as address:
+            env["DBUS_SESSION_BUS_ADDRESS"] = address
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            keyring_daemon = subprocess.Popen(
+                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            assert keyring_daemon.stdin is not None
+            keyring_daemon.stdin.write(secrets.token_urlsafe(16).encode())
+            keyring_daemon.stdin.close()  # EOF ends the password
+            while not _service_owned(address):
+                if keyring_daemon.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"gnome-keyring-daemon did not register the Secret Service "
+                        f"(exit {keyring_daemon.poll()})",
+                        pytrace=False,
+                    )
+                time.sleep(0.05)
+            try:
+                yield SecretServiceEnv(root=root, bus_address=address, env=dict(env))
+            finally:
+                stop(keyring_daemon)
     finally:
-        _stop(keyring_daemon)
-        _stop(bus)
-        if bus is not None and bus.stdout is not None:
-            bus.stdout.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

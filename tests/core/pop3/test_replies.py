@@ -44,6 +44,18 @@ def test_parse_capa() -> None:
         "EXT-RETR": (),
     }
     assert parse_capa(b"") == {}
+
+
+@pytest.mark.parametrize("line", [b"", b"   ", b"\xc2\x85", b"\xe2\x80\xa8", b"TOP\x07"])
+def test_a_capa_line_of_only_unicode_spaces_or_with_control_bytes_is_a_protocol_error(
+    line: bytes,
+) -> None:
+    with pytest.raises(RemoteProtocolError, match="bad CAPA line"):
+        parse_capa(b"TOP\r\n" + line + b"\r\n")
+
+
+def test_parse_login_delay() -> None:
+    capa = parse_capa(b"LOGIN-DELAY 900 USER\r\n")
     assert parse_login_delay(capa) == (900, True)
     assert parse_login_delay({"LOGIN-DELAY": ("300",)}) == (300, False)
     assert parse_login_delay({}) is None
