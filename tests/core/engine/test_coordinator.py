@@ -399,15 +399,15 @@ def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
 
 def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
                                                              recorder: Recorder, monkeypatch):
-    from core.engine.coordinator import Engine
+    from core.engine.worker import Worker
 
     _fill(harness, 1)
     harness.serve()
 
-    def broken(self: Engine) -> None:
+    def broken(self: Worker) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Engine, "_load_list", broken)
+    monkeypatch.setattr(Worker, "_load_list", broken)
     engine = harness.engine(recorder, auto_download=True)
     engine.start()
     assert engine.wait_idle(10)
