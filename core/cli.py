@@ -1,9 +1,10 @@
-"""The headless command line: ``popfetch fetch`` and ``popfetch demo-server``. No Qt here.
+"""The headless command line: ``popfetch fetch``, ``accounts``, ``oauth``, ``demo-server``.
+No Qt here.
 
-Exit status of ``fetch``: 0 all done, 1 some messages failed (or were left on the server:
-a suspect copy, a duplicate UIDL), 2 usage, connection or authentication error, or an
-interrupt (SIGTERM/SIGINT: the engine stops within a second, partials are kept). Every
-session ends with QUIT; it ends with one summary line.
+The grammar is in :mod:`core.cliparser`. ``fetch`` runs in :mod:`core.headless`, where its
+summary line, exit statuses and interrupt rule are written; this module finds what a run
+needs before it starts (the accounts, their passwords or tokens, the delivery target),
+and a problem there is one plain line and exit 2.
 """
 
 from __future__ import annotations
@@ -29,20 +30,9 @@ from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.cliparser import (
     EXIT_ERROR,
     EXIT_OK,
-    EXIT_SOME_FAILED,
     UsageError,
     build_parser,
     oauth_settings,
-)
-from core.engine.events import (
-    CommitFinished,
-    ConnectionChanged,
-    ConnectionState,
-    ErrorOccurred,
-    Event,
-    MessageState,
-    MessageStateChanged,
-    Progress,
 )
 from core.errors import KeychainUnavailable, PopError
 from core.net import Security, TlsPolicy
@@ -148,59 +138,6 @@ def _say(text: str) -> str:
     return sanitize(text, 500)
 
 
-class _Reporter:
-    """Prints progress on a terminal and one line per problem; counts for the summary."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self.failed: dict[str, str] = {}
-        self.commit: CommitFinished | None = None
-        self.fatal: ErrorOccurred | None = None
-        self.done = threading.Event()  # CommitFinished arrived
-        self.ended = threading.Event()  # the session ended (or the account stopped)
-        self._lock = threading.Lock()
-
-    def wait_until(self, event: threading.Event, interrupted: threading.Event) -> None:
-        """Until ``event``, a fatal error or an interrupt (the engine reports either)."""
-        while not event.wait(0.2):
-            if self.fatal is not None or interrupted.is_set():
-                return
-
-    def __call__(self, event: Event) -> None:
-        with self._lock:
-            self._handle(event)
-
-    def _handle(self, event: Event) -> None:
-        out = sys.stderr
-        if isinstance(event, Progress):
-            if self.tty and not self.quiet and event.total:
-                pct = 100 * event.received / event.total
-                rate = event.rate / 1e6
-                out.write(f"\r  {_say(event.uidl)[:30]:30} {pct:5.1f}% {rate:7.1f} MB/s")
-                out.flush()
-        elif isinstance(event, MessageStateChanged):
-            if event.state is MessageState.FAILED:
-                self.failed[event.uidl] = event.detail
-                out.write(f"\npopfetch: {_say(f'{event.uidl}: {event.detail}')}\n")
-            elif event.state is MessageState.STORED:
-                self.failed.pop(event.uidl, None)
-                if self.tty and not self.quiet:
-                    out.write(f"\r  {_say(event.uidl)[:30]:30} stored{' ' * 20}\n")
-        elif isinstance(event, ErrorOccurred):
-            if event.fatal:
-                self.fatal = event
-            if not self.quiet or event.fatal or event.left_on_server:
-                out.write(f"popfetch: {_say(event.message)}\n")
-        elif isinstance(event, CommitFinished):
-            self.commit = event
-            self.done.set()
-        elif isinstance(event, ConnectionChanged) and event.state in (
-            ConnectionState.DISCONNECTED, ConnectionState.FAILED
-        ):
-            self.ended.set()
-
-
 def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSource:
     """The password, or for the bearer methods the token source."""
     if account.auth.upper() not in BEARER_MECHANISMS:
@@ -219,82 +156,6 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
             "'popfetch oauth login'"
         )
     return OAuthTokens.for_account(account)
-
-
-def _fetch(args: argparse.Namespace) -> int:
-    from core.engine.coordinator import Engine, RetryPolicy
-
-    if args.account or args.all or args.every or args.max_size:
-        return _fetch_accounts(args)
-    account = _account_from_flags(args)
-    try:
-        password = _credentials(account, args)
-        store = _store_opener(args)(args.state_dir or account.state_dir())
-    except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
-        raise UsageError(str(exc)) from None
-    if args.discard_partials:
-        dropped = store.discard_partials()
-        if dropped and not args.quiet:
-            print(f"popfetch: discarded {dropped} partial download(s)", file=sys.stderr)
-    reporter = _Reporter(args.quiet)
-    engine = Engine(
-        account,
-        password=lambda: password,
-        listener=reporter,
-        store=store,
-        retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
-        auto_download=True,
-        delete_after_fetch=args.delete,
-        read_timeout=args.timeout,
-        connect_timeout=args.timeout,
-        transcript=False,
-        list_headers=False,
-    )
-    interrupted = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        interrupted.set()
-        engine.shutdown(timeout=0)  # aborts any connection; the worker ends within a second
-
-    old = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        engine.start()
-        engine.wait_idle()
-        if reporter.fatal is None and not interrupted.is_set():
-            if args.delete:
-                engine.commit()
-                reporter.wait_until(reporter.done, interrupted)
-            else:
-                reporter.ended.clear()
-                engine.disconnect()  # QUIT ends the session (RSET first if marks went out)
-                reporter.wait_until(reporter.ended, interrupted)
-    finally:
-        engine.shutdown(timeout=10)
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, old_term)
-    s = engine.stats
-    deleted = reporter.commit.deleted if reporter.commit else frozenset()
-    if reporter.fatal is not None and not (s.fetched or deleted or reporter.failed):
-        return EXIT_ERROR  # the error line says it all; "0 messages fetched" would mislead
-    print(
-        f"popfetch: {s.fetched} messages ({s.fetched_bytes / 1e6:.1f} MB) fetched, "
-        f"{s.resumed} resumed, {len(deleted)} deleted, {len(reporter.failed)} failed"
-        + (f", {s.suspect} suspect copies kept" if s.suspect else "")
-        + (f", {s.skipped} left on the server" if s.skipped else "")
-        + (f", {s.reconnects} reconnects" if s.reconnects else "")
-        + (f", {s.received_bytes - s.fetched_bytes} octets sent again"
-           if s.received_bytes > s.fetched_bytes else "")
-    )
-    if interrupted.is_set():
-        print("popfetch: interrupted; partial downloads are kept for the next run",
-              file=sys.stderr)
-        return EXIT_ERROR
-    if reporter.fatal is not None:
-        return EXIT_ERROR
-    if args.delete and (reporter.commit is None or not reporter.commit.ok):
-        return EXIT_ERROR
-    return EXIT_SOME_FAILED if reporter.failed or s.skipped else EXIT_OK
 
 
 def _account_from_flags(args: argparse.Namespace) -> Account:
@@ -320,39 +181,42 @@ def _account_from_flags(args: argparse.Namespace) -> Account:
     return account
 
 
-def _fetch_accounts(args: argparse.Namespace) -> int:
-    """--account / --all, --max-size, --every: :mod:`core.headless` runs the checks."""
+def _fetch(args: argparse.Namespace) -> int:
+    """``popfetch fetch``: the accounts and their credentials are found here, before
+    anything runs (a problem is one line and exit 2); :mod:`core.headless` runs them."""
     from core.engine.coordinator import RetryPolicy
     from core.engine.retention import Retention, Rule
     from core.headless import Fetcher, FetchOptions
 
-    if args.account or args.all:
+    from_flags = not (args.account or args.all)
+    if from_flags:
+        accounts = [_account_from_flags(args)]
+    else:
         try:
             accounts = accountscli.chosen_accounts(args)
         except (accountscli.AccountsError, ValueError) as exc:
             raise UsageError(str(exc)) from None
-    else:
-        accounts = [_account_from_flags(args)]
     if args.state_dir and len(accounts) > 1:
         raise UsageError("--state-dir names one account's state: give one --account")
-    pairs = [(a, _credentials(a, args)) for a in accounts]
+    try:
+        pairs = [(a, _credentials(a, args)) for a in accounts]
+        opener = _store_opener(args) if args.deliver else None
+    except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
+        raise UsageError(str(exc)) from None
     retention = (Retention(Rule.WHEN_STORED) if args.delete
                  else Retention() if args.keep else None)
-    opener = _store_opener(args) if args.deliver else None
     options = FetchOptions(
         max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        connect_timeout=args.timeout,
         retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
         quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
         open_store=(lambda _account, state_dir: opener(state_dir)) if opener else None,
+        # A one-shot run of the flags' account says just the counts; a run of stored
+        # accounts, or a log of checks (--every), names the account on every line.
+        named=not from_flags or args.every is not None,
+        progress=len(accounts) == 1 and not args.quiet and sys.stderr.isatty(),
     )
-    fetcher = Fetcher(pairs, options)
-    old = signal.signal(signal.SIGINT, lambda *_: fetcher.stop())
-    old_term = signal.signal(signal.SIGTERM, lambda *_: fetcher.stop())
-    try:
-        return fetcher.every(args.every) if args.every else fetcher.once()
-    finally:
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, old_term)
+    return Fetcher(pairs, options).run(args.every)
 
 
 def _demo_server(args: argparse.Namespace) -> int:
