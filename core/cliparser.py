@@ -52,10 +52,10 @@ The IMAP password comes from --deliver-password-command, else the keychain (serv
 run talks to. A message is deleted (--delete) only once its target has it; one the target
 refuses or defers stays on the server, and the next run delivers it.
 
-exit status: 0 all done, 1 some messages failed or were left on the server, 2 usage,
-connection or authentication error, or an interrupt (SIGTERM, SIGINT: partial downloads
-are kept); with --every, SIGTERM ends the run with 0. Each check ends with a line that
-sums up messages and bytes fetched, resumed and deleted.
+exit status: 0 all done, 1 some messages failed, 2 usage, connection or authentication
+error, or an interrupt (SIGTERM, SIGINT: partial downloads are kept). A message left on
+the server (a duplicate UIDL) is 1 too; with --every, SIGTERM ends the run with 0. Each
+check ends with a line that sums up messages and bytes fetched, resumed and deleted.
 """
 
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -336,6 +336,7 @@ class Fetcher:
         self._wake = threading.Event()
         self._engines: set[Engine] = set()
         self._lock = threading.Lock()
+        self._checked: set[str] = set()  # accounts checked before (under _lock)
 
     def run(self, every: float | None = None) -> int:
         """``popfetch fetch``: the exit status. SIGTERM and SIGINT call :meth:`stop`. A stop
@@ -379,8 +380,14 @@ class Fetcher:
             if self._stop.is_set():
                 engine.shutdown(timeout=0)
 
+        with self._lock:
+            again = account.key in self._checked
+            self._checked.add(account.key)
+        # --discard-partials is for the run's start: a later check resumes what the one
+        # before it left, as any run does.
+        options = replace(self.options, discard_partials=False) if again else self.options
         try:
-            result = check(account, password, self.options, self._stop, started=started)
+            result = check(account, password, options, self._stop, started=started)
         finally:
             with self._lock:
                 self._engines.difference_update(mine)
