@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import ipaddress
 import json
 import os
 import tempfile
@@ -20,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.auth.passwords import keychain_key
 from core.engine.retention import Rule
 from core.net import Security, TlsPolicy, normalize_fingerprint
+from core.store.targets import MaildirSpec, TargetSpec, parse_deliver
 
 __all__ = [
     "AUTH_METHODS",
@@ -175,6 +176,9 @@ class Account:
     delete_after_days: int = 14
     max_size: int | None = None
     oauth: OAuthSettings | None = None  # with auth xoauth2/oauthbearer, unless a token command
+    # Where fetched mail goes, a ``--deliver`` URL (mbox:, mda:, lmtp:, imap://, imaps://);
+    # None: the Maildir at ``maildir`` (an accounts file from before targets has none).
+    deliver: str | None = None
 
     def __post_init__(self) -> None:
         self.security = Security(self.security)
@@ -200,6 +204,21 @@ class Account:
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown auth method {self.auth!r}; one of {', '.join(AUTH_METHODS)}")
         self._check_unattended()
+        self._check_deliver()
+
+    def _check_deliver(self) -> None:
+        if self.deliver is None:
+            return
+        _check_text("deliver", self.deliver)
+        spec = parse_deliver(self.deliver)  # ValueError says what is wrong
+        if isinstance(spec, MaildirSpec):  # one place for the Maildir: ``maildir``
+            self.maildir, self.deliver = self.deliver.partition(":")[2], None
+
+    def target(self) -> TargetSpec:
+        """Where this account delivers (parsed ``deliver``, else its Maildir)."""
+        if self.deliver is None:
+            return MaildirSpec(self.maildir_path())
+        return parse_deliver(self.deliver)
 
     def _check_unattended(self) -> None:
         if self.check_every is not None and not (
@@ -224,11 +243,7 @@ class Account:
 
         An IPv6 literal is bracketed (``user@[::1]:995``) so the port stays unambiguous.
         """
-        host = self.host
-        with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(host).version == 6:
-                host = f"[{host}]"
-        return f"{self.user}@{host}:{self.port}"
+        return keychain_key(self.user, self.host, self.port)
 
     @property
     def display_name(self) -> str:

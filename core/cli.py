@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import shlex
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from core import accountscli
 from core.accounts import Account
-from core.auth import oauth_cli
+from core.auth import oauth_cli, passwords
 from core.auth.oauth import OAuthTokens
 from core.auth.oauth_command import CommandTokens
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
@@ -34,13 +32,12 @@ from core.cliparser import (
     build_parser,
     oauth_settings,
 )
-from core.errors import KeychainUnavailable, PopError
+from core.errors import PasswordUnavailable, PopError
 from core.net import Security, TlsPolicy
 from core.text import sanitize
 
 if TYPE_CHECKING:
     from core.store.local import Store
-    from core.store.targets import ImapSpec
 
 
 def resolve_password(account: Account, command: str | None) -> str:
@@ -50,14 +47,9 @@ def resolve_password(account: Account, command: str | None) -> str:
     env = os.environ.get("POPFETCH_PASSWORD")
     if env is not None:
         return env
-    try:
-        from core.auth.keychain import Keychain
-
-        stored = Keychain().get(account.key)
-        if stored is not None:
-            return stored
-    except KeychainUnavailable:
-        pass
+    stored = passwords.stored(account.key)
+    if stored is not None:
+        return stored
     if sys.stdin.isatty():
         return getpass.getpass(f"Password for {account.key}: ")
     raise UsageError(
@@ -67,70 +59,34 @@ def resolve_password(account: Account, command: str | None) -> str:
 
 
 def _password_from(command: str) -> str:
-    """The first line of the command's output, split at "\n" only ("\r\n" tolerated): a
-    password may hold any other character, even those str.splitlines breaks at."""
     try:
-        out = subprocess.run(
-            shlex.split(command), capture_output=True, timeout=60, check=True
-        ).stdout
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        raise UsageError(f"--password-command failed: {sanitize(str(exc))}") from None
-    line = out.split(b"\n", 1)[0]
-    line = line[:-1] if line.endswith(b"\r") else line
-    if not line:
-        raise UsageError("--password-command printed no password (its first line is empty)")
-    try:
-        return line.decode()
-    except UnicodeDecodeError:
-        raise UsageError("--password-command printed a password that is not UTF-8") from None
+        return passwords.from_command(command)
+    except PasswordUnavailable as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _store_opener(args: argparse.Namespace) -> Callable[[Path], Store]:
     """What opens an account's store in its state directory: into the Maildir (--maildir,
     or --deliver maildir:), else a TargetStore delivering to the --deliver target. The
     URL is parsed and the IMAP password found here, once, before anything runs."""
-    from core.store.forward import TargetStore
-    from core.store.local import Store
-    from core.store.targets import ImapSpec, MaildirSpec, open_target, parse_deliver
+    from core.store.forward import open_store
+    from core.store.targets import ImapSpec, MaildirSpec, parse_deliver
 
     try:
         spec = MaildirSpec(args.maildir) if args.maildir else parse_deliver(args.deliver)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if isinstance(spec, MaildirSpec):
-        return lambda state_dir: Store(spec.path, state_dir)
     password = ""
     if isinstance(spec, ImapSpec):
-        password = _target_password(spec, args.deliver_password_command)
+        try:
+            password = passwords.target_password(spec, args.deliver_password_command)
+        except PasswordUnavailable as exc:
+            raise UsageError(str(exc)) from None
     elif args.deliver_password_command:
         raise UsageError("--deliver-password-command is for imap:// and imaps:// targets")
     tls = TlsPolicy(cafile=args.cafile)
-
-    def open_store(state_dir: Path) -> Store:
-        target = open_target(spec, password=lambda: password, tls=tls, timeout=args.timeout)
-        return TargetStore(target, state_dir)
-
-    return open_store
-
-
-def _target_password(spec: ImapSpec, command: str | None) -> str:
-    """--deliver-password-command, else the keychain entry USER@HOST:PORT of the target."""
-    if command:
-        return _password_from(command)
-    host = f"[{spec.host}]" if ":" in spec.host else spec.host
-    key = f"{spec.user}@{host}:{spec.port}"
-    try:
-        from core.auth.keychain import Keychain
-
-        stored = Keychain().get(key)
-    except KeychainUnavailable:
-        stored = None
-    if stored is None:
-        raise UsageError(
-            f"no password for the IMAP target {key}: use --deliver-password-command, "
-            "or save it in the keychain (service popfetch, user " + key + ")"
-        )
-    return stored
+    return lambda state_dir: open_store(
+        spec, state_dir, password=lambda: password, tls=tls, timeout=args.timeout)
 
 
 def _say(text: str) -> str:

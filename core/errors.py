@@ -201,6 +201,11 @@ class KeychainUnavailable(PopError):
     """No usable OS keychain (no D-Bus, no Secret Service, locked without a prompt)."""
 
 
+class PasswordUnavailable(PopError):
+    """A password command failed or printed none: asking instead would hide the broken
+    command, so the account stops with this message."""
+
+
 class DeliveryError(PopError):
     """A delivery target (IMAP, mbox, MDA, LMTP, Maildir) did not take a message.
 

@@ -42,6 +42,7 @@ from core.engine.events import (
 from core.engine.retention import Retention, Rule, StoredCopy, retention_of, to_delete
 from core.engine.scheduler import Scheduler
 from core.errors import PopError
+from core.store.forward import open_account_store
 from core.store.local import Store
 from core.text import sanitize
 from core.units import format_size
@@ -230,7 +231,7 @@ def check(
         if options.open_store is not None:
             store = options.open_store(account, state_dir)
         else:
-            store = Store(account.maildir_path(), state_dir)
+            store = open_account_store(account, state_dir, timeout=options.read_timeout)
         if options.discard_partials:
             dropped = store.discard_partials()
             if dropped and not options.quiet:

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.accounts import Account
+from core.auth import passwords
 from core.auth.oauth import OAuthTokens
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.engine.api import EngineAPI
@@ -29,6 +30,7 @@ from core.engine.events import (
 )
 from core.errors import AuthenticationError
 from core.store.catalog import StoredEntry, read_catalog
+from core.store.forward import keychain_target_password, open_account_store
 from core.text import sanitize
 from gui import icons
 from gui.bridge import EngineBridge
@@ -91,7 +93,8 @@ class AccountRunner(QObject):
         self.demo = demo
         self._state_dir = state_dir
         self.keychain = keychain
-        self.model = MessageListModel(self, icons=icons.state_icons())
+        self.model = MessageListModel(self, icons=icons.state_icons(),
+                                      delivers_to=account.deliver)
         self.bridge = EngineBridge(self)
         self.engine: EngineAPI | None = None
         self.connection = ConnectionChanged(ConnectionState.DISCONNECTED)
@@ -106,6 +109,7 @@ class AccountRunner(QObject):
         self._engine_kwargs = engine_kwargs or {}
         self._pw_lock = threading.Lock()
         self._cached_password: str | None = None
+        self._target_typed: str | None = None
         self._skip_keychain = False
         self._save_on_connect: str | None = None
         self._open_requests: list[PasswordRequest] = []
@@ -156,7 +160,8 @@ class AccountRunner(QObject):
 
     def list_stored(self) -> BackgroundTask:
         """Show what the store holds (read-only, no connection)."""
-        maildir = Path(self.account.maildir)
+        # A target's stored entries are receipts; only a Maildir has files to read.
+        maildir = None if self.account.deliver else Path(self.account.maildir)
         state_dir = self._state_dir or self.account.state_dir()
         task = BackgroundTask(lambda: read_catalog(maildir, state_dir),
                               on_error=self._on_catalog_failed, parent=self,
@@ -181,6 +186,10 @@ class AccountRunner(QObject):
         kwargs = dict(self._engine_kwargs)
 
         def create() -> EngineAPI:
+            if account.deliver is not None and "store" not in kwargs:
+                # The store the account's "Deliver to" names, opened here off the GUI thread.
+                kwargs["store"] = open_account_store(account, account.state_dir(),
+                                                     password=self._target_secret)
             engine = self._engine_factory(
                 account, password=self._password, listener=self.bridge.listener, **kwargs
             )
@@ -363,6 +372,14 @@ class AccountRunner(QObject):
             skip_keychain, self._skip_keychain = self._skip_keychain, False
         reason = "The server refused the password." if skip_keychain else ""
         available = self.keychain is not None and self.keychain.available is not False
+        command = self.account.password_command
+        if command and not skip_keychain:
+            # PasswordUnavailable (the command failed) stops the account with its words:
+            # a prompt would hide the broken command.
+            password = passwords.from_command(command, "The account's password command")
+            with self._pw_lock:
+                self._cached_password = password
+            return password
         if self.keychain is not None and not skip_keychain:
             stored, problem = self.keychain.get_password_blocking(self.account.key)
             if stored:
@@ -415,3 +432,18 @@ class AccountRunner(QObject):
         with self._pw_lock:
             self._cached_password = password or None
             self._skip_keychain = False
+
+    def set_target_password(self, password: str) -> None:
+        """The IMAP target's password typed in the account dialog: used as it is, so the
+        target logs in also before the keychain has saved it, or with no keychain."""
+        with self._pw_lock:
+            self._target_typed = password or None
+
+    def _target_secret(self) -> str:
+        """The IMAP target's password, asked for by its first login (the engine's writer
+        thread): the one typed in the dialog, else the keychain's."""
+        with self._pw_lock:
+            typed = self._target_typed
+        if typed is not None:
+            return typed
+        return keychain_target_password(self.account.target())

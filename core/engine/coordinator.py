@@ -453,6 +453,9 @@ class Engine:
                     self._intent.wait(1.0 if self._intent.has_journal_work() else None)
                     continue
                 self._intent.clear(retry=True)
+                if w.refresh:  # the session opening now is the fresh one asked for
+                    self._intent.clear(refresh=True)
+                    self._announce = True
                 self._stopped = False
                 try:
                     self._open()

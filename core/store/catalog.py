@@ -23,7 +23,8 @@ HEADER_LIMIT = 64 * 1024  # octets of a file read for its headers
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
     """One stored message: ``size`` in wire octets (as LIST counts them), ``path`` where the
-    Maildir file is now (empty if a mail reader removed it)."""
+    Maildir file is now (empty if a mail reader removed it), or for an account that
+    delivers to a target, ``receipt``: where it went (``Receipt`` text) and no path."""
 
     uidl: str
     size: int
@@ -32,6 +33,7 @@ class StoredEntry:
     subject: str
     date: str
     stored_at: float = 0.0  # wall-clock time it was first stored (leave-on-server rules)
+    receipt: str = ""
 
 
 def _headers(path: Path) -> tuple[str, str, str]:
@@ -47,8 +49,9 @@ def _headers(path: Path) -> tuple[str, str, str]:
     return headers.sender, headers.subject, headers.date
 
 
-def read_catalog(maildir: Path, state_dir: Path) -> list[StoredEntry]:
-    """Every message the store recorded as stored, oldest first; [] for a new account."""
+def read_catalog(maildir: Path | None, state_dir: Path) -> list[StoredEntry]:
+    """Every message the store recorded as stored, oldest first; [] for a new account.
+    ``maildir`` None: the account delivers to a target, and each entry has its receipt."""
     db_path = Path(state_dir) / "state.sqlite3"
     if not db_path.exists():
         return []
@@ -60,6 +63,9 @@ def read_catalog(maildir: Path, state_dir: Path) -> list[StoredEntry]:
         rows = []
     finally:
         db.close()
+    if maildir is None:
+        return [StoredEntry(uidl, int(size), "", "", "", "", float(stored_at), receipt=name)
+                for uidl, name, size, stored_at in rows]
     box = Maildir(Path(maildir), create=False) if Path(maildir).is_dir() else None
     out = []
     for uidl, name, size, stored_at in rows:

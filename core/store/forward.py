@@ -2,7 +2,7 @@
 
 :class:`TargetStore` is a :class:`core.store.local.Store` without a Maildir: partial
 downloads, marks and stored UIDLs live in the state directory exactly as before, and a
-complete message is handed to a :class:`core.store.targets.Delivery` (the target plus
+complete message is handed to a :class:`core.store.journal.Delivery` (the target plus
 its in-flight journal) instead of being renamed into ``new/``:
 
 - a large message is delivered whole from its partial file once it is complete; the
@@ -14,21 +14,41 @@ its in-flight journal) instead of being renamed into ``new/``:
 A message counts as stored (and only then may ``--delete`` mark it) once the target's
 receipt is journalled; then the UIDL is recorded stored with the receipt as its place.
 A crash between the two is harmless: the journal hands back the receipt next time.
+
+:func:`open_store` and :func:`open_account_store` are the one way the command line, the
+headless checks and the app open a store for a target.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.errors import DeliveryError
+from core.auth.passwords import target_password
+from core.errors import DeliveryError, PasswordUnavailable, TargetUnavailable
+from core.explain import detail
+from core.net import TlsPolicy
+from core.store.journal import Delivery, journal_for
 from core.store.local import Store
 from core.store.partial import PartialDownload
 from core.store.state import StoredMessage
-from core.store.targets import Delivery, Message, Receipt, Target, journal_for
+from core.store.targets import (
+    ImapSpec,
+    MaildirSpec,
+    Message,
+    Receipt,
+    Target,
+    TargetSpec,
+    open_target,
+)
 
-__all__ = ["TargetStore"]
+if TYPE_CHECKING:
+    from core.accounts import Account
+
+__all__ = ["TargetStore", "keychain_target_password", "open_account_store", "open_store"]
 
 
 class TargetStore(Store):
@@ -132,3 +152,49 @@ class TargetStore(Store):
         keys: Sequence[str] = list(uidls)
         super().forget(keys)
         self.delivery.journal.forget(keys)
+
+
+def open_store(
+    spec: TargetSpec,
+    state_dir: Path,
+    *,
+    password: Callable[[], str] | None = None,
+    tls: TlsPolicy | None = None,
+    timeout: float = 60.0,
+) -> Store:
+    """The store for a delivery target: a plain :class:`Store` for a Maildir, else a
+    :class:`TargetStore`. ``password`` is the IMAP target's, asked for when it logs in."""
+    if isinstance(spec, MaildirSpec):
+        return Store(spec.path, state_dir)
+    target = open_target(spec, password=password, tls=tls, timeout=timeout)
+    return TargetStore(target, state_dir)
+
+
+def open_account_store(
+    account: Account,
+    state_dir: Path,
+    *,
+    timeout: float = 60.0,
+    password: Callable[[], str] | None = None,
+) -> Store:
+    """The store an account's "Deliver to" names (:meth:`Account.target`). An IMAP
+    target's password is asked for when it logs in (on the engine's writer thread, never
+    the app's GUI thread): ``password``, else the keychain (:func:`keychain_target_password`)."""
+    spec = account.target()
+    if isinstance(spec, ImapSpec) and password is None:
+        password = partial(keychain_target_password, spec)
+    # The account's CA file applies to every server the account talks to; its pinned
+    # certificate is the POP3 server's alone.
+    return open_store(spec, state_dir, password=password,
+                      tls=TlsPolicy(cafile=account.cafile), timeout=timeout)
+
+
+def keychain_target_password(spec: TargetSpec) -> str:
+    """The IMAP target's keychain entry; none there (or no keychain) stops delivery for
+    this run with words saying where to put it."""
+    if not isinstance(spec, ImapSpec):
+        raise ValueError(f"{spec}: only an IMAP target has a password")
+    try:
+        return target_password(spec)
+    except PasswordUnavailable as exc:
+        raise TargetUnavailable(spec.url, detail(exc)) from None

@@ -34,7 +34,7 @@ from types import TracebackType
 
 from core.errors import DeliveryError, MessageIntegrityError, StorageError, StoreBusy
 from core.pop3.sizes import overrun_limit
-from core.store.maildir import Maildir, storage_error, syncfs, syncfs_available
+from core.store.maildir import Maildir, storage_error
 from core.store.partial import PartialDownload
 from core.store.state import AccountState, Delivering, PartialRecord
 from core.store.targets import Receipt
@@ -381,10 +381,10 @@ class Store:
     def deliver_batch(
         self, items: list[tuple[str, bytes]]
     ) -> Sequence[Path | Receipt | DeliveryError]:
-        """Deliver many whole messages ``(uidl, wire bytes)`` with one flush for all.
+        """Deliver many whole messages ``(uidl, wire bytes)``, made durable together.
 
-        Write each (LF form) into ``tmp/``, make them durable together (one ``syncfs``;
-        an fsync per file where syncfs is missing), commit the intents, rename into
+        Write each (LF form) into ``tmp/`` and fsync exactly those files (from a few
+        threads at once, see :meth:`Maildir.write_many`), commit the intents, rename into
         ``new/``, fsync ``new/`` once, commit all UIDLs in one transaction. Nothing is
         recorded before it is durable. A UIDL already stored (or repeated in the batch)
         is not delivered again; its entry is the path of the stored copy. Partials of
@@ -402,16 +402,8 @@ class Store:
                 first[uidl] = i
                 todo.append(i)
             if todo:
-                use_syncfs = syncfs_available()
                 payloads = [items[i][1] for i in todo]
-                names = self.maildir.write_many(payloads, sync=not use_syncfs)
-                if use_syncfs:
-                    try:
-                        if not syncfs(self.maildir.tmp):  # refused at run time: fsync each
-                            self._fsync_tmp(names)
-                    except StorageError:
-                        self._remove_tmp(names)
-                        raise
+                names = self.maildir.write_many(payloads)
                 uidls = [items[i][0] for i in todo]
                 now = time.time()
                 tmp_prefix = os.path.join(self.maildir.tmp, "")
@@ -439,18 +431,6 @@ class Store:
                     j = first.get(uidl)
                     result[i] = result[j] if j is not None else self._stored_location(uidl)
             return [p for p in result if p is not None]
-
-    def _fsync_tmp(self, names: Iterable[str]) -> None:
-        for name in names:
-            path = self.maildir.tmp / name
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise storage_error("sync", path, exc) from exc
 
     def _remove_tmp(self, names: Iterable[str]) -> None:
         for name in names:

@@ -12,8 +12,6 @@ engine stops (and deletes nothing) instead of retrying a full or read-only disk.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import itertools
 import os
@@ -21,19 +19,13 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.errors import StorageError
 
-__all__ = [
-    "Maildir",
-    "crlf_to_lf",
-    "fsync_dir",
-    "storage_error",
-    "syncfs",
-    "syncfs_available",
-]
+__all__ = ["Maildir", "crlf_to_lf", "fsync_dir", "storage_error"]
 
 _counter = itertools.count(1)  # next() on a count is atomic under the GIL
 _COPY_CHUNK = 1 << 20
@@ -81,58 +73,51 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _load_syncfs() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        func = libc.syncfs
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int]
-    func.restype = ctypes.c_int
-    return func
-
-
-_syncfs = _load_syncfs()
-
-
-def syncfs_available() -> bool:
-    """Whether this platform's libc offers ``syncfs`` (Linux)."""
-    return _syncfs is not None
-
-
-def syncfs(path: Path) -> bool:
-    """Flush the whole filesystem holding ``path`` (Linux ``syncfs``); False if unavailable.
-
-    One syncfs makes a whole batch of files durable for the price of one flush, where
-    an fsync per file would pay a journal commit each.
-    """
-    if _syncfs is None:
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise storage_error("open directory", path, exc) from exc
-    try:
-        if _syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            if err == errno.ENOSYS:
-                return False
-            raise storage_error("sync the filesystem of", path, OSError(err, os.strerror(err)))
-    finally:
-        os.close(fd)
-    return True
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (os.write may write less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _write_and_close(fd: int, data: bytes, *, sync: bool) -> None:
-    """Write all of ``data`` (os.write may write less), optionally fsync, always close."""
+    """Write all of ``data``, optionally fsync, always close."""
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         if sync:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# How many fsyncs of one batch are in flight at once (Maildir.write_many).
+_SYNC_THREADS = 8
+
+
+def _sync_files(dir_fd: int, names: list[str]) -> None:
+    """fsync each of ``names`` (in the directory ``dir_fd``) from a few threads at once.
+
+    Only our own files are flushed, however much other programs have written (a syncfs
+    would flush all of it too), and fsyncs waiting together share the filesystem's journal
+    commits. Files are reopened by name: a batch may hold more files than a process may
+    keep open. Raises the first OSError once every thread has finished.
+    """
+    threads = min(_SYNC_THREADS, len(names))
+    if not threads:
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="popfetch fsync") as pool:
+        for _ in pool.map(_fsync_each, [(dir_fd, names[i::threads]) for i in range(threads)]):
+            pass
+
+
+def _fsync_each(job: tuple[int, list[str]]) -> None:
+    dir_fd, names = job
+    for name in names:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _hostname() -> str:
@@ -217,7 +202,7 @@ class Maildir:
         """Write ``data`` as is into a new file in ``tmp/``; return its unique name.
 
         With ``sync`` the file is fsynced before return; without, the caller must make
-        it durable (``syncfs``) before publishing it.
+        it durable before publishing it.
         """
         while True:
             name = self.unique_name()
@@ -236,12 +221,12 @@ class Maildir:
             raise storage_error("write", path, exc) from exc
         return name
 
-    def write_many(self, payloads: Iterable[bytes], *, sync: bool) -> list[str]:
-        """Write several wire-form messages (CRLF -> LF) into ``tmp/``; return their names.
+    def write_many(self, payloads: Iterable[bytes]) -> list[str]:
+        """Write several wire-form messages (CRLF -> LF) into ``tmp/``, each durable on
+        return (see :func:`_sync_files`); return their names.
 
-        Through a directory fd, so no path is walked per file. Without ``sync`` the
-        caller makes them durable together (``syncfs``). On failure the files written
-        so far are removed.
+        Through a directory fd, so no path is walked per file. On failure the files
+        written so far are removed.
         """
         try:
             dir_fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -249,17 +234,20 @@ class Maildir:
             raise storage_error("open directory", self.tmp, exc) from exc
         names: list[str] = []
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        action = "write"
         try:
             for data in payloads:
                 name, fd = self._create_unique(flags, dir_fd)
                 names.append(name)
-                _write_and_close(fd, crlf_to_lf(data), sync=sync)
+                _write_and_close(fd, crlf_to_lf(data), sync=False)
+            action = "sync the new files in"
+            _sync_files(dir_fd, names)
         except OSError as exc:
-            failed = self.tmp / names[-1] if names else self.tmp
+            failed = self.tmp / names[-1] if names and action == "write" else self.tmp
             for name in names:
                 with contextlib.suppress(OSError):
                     os.unlink(name, dir_fd=dir_fd)
-            raise storage_error("write", failed, exc) from exc
+            raise storage_error(action, failed, exc) from exc
         finally:
             os.close(dir_fd)
         return names

@@ -1,4 +1,4 @@
-"""Delivery targets: where a complete message goes once it is fetched, and the in-flight journal.
+"""Delivery targets: where a complete message goes once it is fetched, and the --deliver URL.
 
 Every target (Maildir, mbox, MDA, LMTP, IMAP) implements :class:`Target`. A delivery is
 *durable* when :meth:`Target.deliver_many` returns its :class:`Receipt`: fsynced and renamed
@@ -8,19 +8,8 @@ APPEND. Only then may the engine mark the message for DELE (DESIGN, Invariants).
 Failures are typed (:mod:`core.errors`): :class:`~core.errors.TemporaryDeliveryError`
 (keep it on the server, the next run tries again), :class:`~core.errors.PermanentDeliveryError`
 (this message fails, kept on the server), :class:`~core.errors.TargetUnavailable` (stop
-delivering this run).
-
-The journal (:class:`DeliveryJournal`, ``deliveries.sqlite3`` in the account's state
-directory) makes a crash between "the target took it" and "the engine recorded it" harmless:
-
-1. before delivering, commit an *in-flight* record with the target's hint (the Maildir
-   file name, the mbox offset, the IMAP UIDVALIDITY and a UIDNEXT lower bound);
-2. deliver; 3. commit *delivered* with the receipt; 4. the engine records the UIDL stored.
-
-A crash after 3 finds the receipt (nothing is delivered again). A crash between 1 and 3
-makes :class:`Delivery` ask the target (:meth:`Target.find`) whether the message arrived
-before delivering it again. Targets that cannot look (an MDA, LMTP) deliver again: a
-duplicate is the lesser harm than a lost message, and the window is one SQLite commit.
+delivering this run). The in-flight journal is :mod:`core.store.journal`; the Maildir
+target :mod:`core.store.maildirtarget`.
 """
 
 from __future__ import annotations
@@ -29,9 +18,6 @@ import abc
 import contextlib
 import email.utils
 import re
-import sqlite3
-import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,16 +32,13 @@ from core.errors import (
     TemporaryDeliveryError,
 )
 from core.net import TlsPolicy
-from core.store.maildir import Maildir, crlf_to_lf
+from core.store.maildir import crlf_to_lf
 from core.text import sanitize
 
 __all__ = [
-    "Delivery",
-    "DeliveryJournal",
     "ImapSpec",
     "LmtpSpec",
     "MaildirSpec",
-    "MaildirTarget",
     "MboxSpec",
     "MdaSpec",
     "Message",
@@ -64,7 +47,6 @@ __all__ = [
     "Target",
     "TargetSpec",
     "each",
-    "journal_for",
     "open_target",
     "parse_deliver",
     "shown",
@@ -274,231 +256,6 @@ def each(
     return outcomes
 
 
-# -- the Maildir target ----------------------------------------------------------------------
-
-
-class MaildirTarget(Target):
-    """Today's Maildir delivery (:class:`core.store.maildir.Maildir`) behind the interface.
-
-    The hint is the name the file gets in ``new/``, chosen before delivery, so
-    :meth:`find` looks for exactly that file (a reader may have moved it to ``cur/``).
-    """
-
-    can_look = True
-
-    def __init__(self, path: Path) -> None:
-        self.maildir = Maildir(path)
-        self.url = f"maildir:{self.maildir.root}"
-
-    def prepare(self, messages: Sequence[Message]) -> list[str]:
-        return [self.maildir.unique_name() for _ in messages]
-
-    def deliver_many(self, messages: Sequence[Message], hints: Sequence[str]) -> list[Outcome]:
-        """Each file into ``tmp/`` (fsynced), renamed to ``new/<hint>``; one fsync of
-        ``new/`` makes the renames durable, so receipts come only after it."""
-        outcomes: list[Outcome] = []
-        for message, hint in zip(messages, hints, strict=True):
-            try:
-                if message.path is not None:
-                    tmp = self.maildir.copy_to_tmp(message.path, sync=True)
-                else:
-                    assert message.data is not None
-                    tmp = self.maildir.write_tmp(message.data, sync=True)
-                try:
-                    self.maildir.publish(hint, self.maildir.tmp / tmp)
-                except StorageError:
-                    self.maildir.remove_tmp(tmp)
-                    raise
-            except StorageError as exc:
-                outcomes.append(TemporaryDeliveryError(self.url, str(exc)))
-                continue
-            outcomes.append(Receipt(self.url, f"new/{hint}"))
-        try:
-            self.maildir.sync_new()
-        except StorageError as exc:
-            return [TemporaryDeliveryError(self.url, str(exc)) for _ in messages]
-        return outcomes
-
-    def find(self, message: Message, hint: str) -> Receipt | None:
-        found = self.maildir.locate(hint)
-        return None if found is None else Receipt(self.url, f"{found.parent.name}/{found.name}")
-
-
-# -- the journal -------------------------------------------------------------------------------
-
-_JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    uidl TEXT PRIMARY KEY,
-    target TEXT NOT NULL,        -- the target's url when the delivery began
-    state TEXT NOT NULL CHECK (state IN ('in-flight', 'delivered')),
-    hint TEXT NOT NULL,          -- what Target.find needs after a crash
-    receipt TEXT,                -- where it went (state 'delivered')
-    updated_at REAL NOT NULL
-) WITHOUT ROWID
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    uidl: str
-    target: str
-    state: str
-    hint: str
-    receipt: Receipt | None
-
-
-class DeliveryJournal:
-    """In-flight and delivered records by UIDL, in SQLite (WAL, synchronous=FULL: a
-    commit is durable on return). A file of its own beside the account state, so
-    delivery bookkeeping never contends with the engine's transactions."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_JOURNAL_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"cannot open the delivery journal {self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise StorageError(f"delivery journal {self.path}: {exc}") from exc
-
-    def begin(self, target: str, items: Sequence[tuple[str, str]]) -> None:
-        """Commit in-flight records ``(uidl, hint)`` for ``target``."""
-        now = time.time()
-        self._write(
-            "INSERT OR REPLACE INTO deliveries VALUES (?, ?, 'in-flight', ?, NULL, ?)",
-            [(uidl, target, hint, now) for uidl, hint in items],
-        )
-
-    def delivered(self, items: Sequence[tuple[str, Receipt]]) -> None:
-        """Commit receipts: these UIDLs are durably at their target."""
-        now = time.time()
-        self._write(
-            "UPDATE deliveries SET state = 'delivered', receipt = ?, updated_at = ?"
-            " WHERE uidl = ?",
-            [(str(receipt), now, uidl) for uidl, receipt in items],
-        )
-
-    def abandon(self, uidls: Sequence[str]) -> None:
-        """The target refused these: no longer in flight."""
-        self._write(
-            "DELETE FROM deliveries WHERE uidl = ? AND state = 'in-flight'",
-            [(u,) for u in uidls],
-        )
-
-    def forget(self, uidls: Sequence[str]) -> None:
-        """The server deleted these (QUIT +OK): their records go."""
-        self._write("DELETE FROM deliveries WHERE uidl = ?", [(u,) for u in uidls])
-
-    def entry(self, uidl: str) -> JournalEntry | None:
-        with self._lock:
-            try:
-                row = self._db.execute(
-                    "SELECT uidl, target, state, hint, receipt FROM deliveries WHERE uidl = ?",
-                    (uidl,),
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise StorageError(f"delivery journal {self.path}: {exc}") from exc
-        if row is None:
-            return None
-        receipt = Receipt.parse(row[4]) if row[4] is not None else None
-        return JournalEntry(row[0], row[1], row[2], row[3], receipt)
-
-    def receipts(self) -> dict[str, Receipt]:
-        """Every delivered UIDL and where it went (for the message list)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT uidl, receipt FROM deliveries WHERE state = 'delivered'"
-            ).fetchall()
-        return {str(u): Receipt.parse(str(r)) for u, r in rows}
-
-
-class Delivery:
-    """A target plus the journal: deliver by UIDL, never twice (see the module docstring)."""
-
-    def __init__(self, target: Target, journal: DeliveryJournal) -> None:
-        self.target = target
-        self.journal = journal
-
-    def deliver(self, uidl: str, message: Message) -> Receipt:
-        """Deliver one message; raises its DeliveryError."""
-        outcome = self.deliver_many([(uidl, message)])[0]
-        if isinstance(outcome, DeliveryError):
-            raise outcome
-        return outcome
-
-    def deliver_many(self, items: Sequence[tuple[str, Message]]) -> list[Outcome]:
-        """Deliver a batch (two journal commits for all of it); an outcome per item.
-
-        A UIDL already delivered returns its old receipt; one left in flight by a crash is
-        looked for in the target first.
-        """
-        outcomes: list[Outcome | None] = [None] * len(items)
-        todo: list[int] = []
-        for i, (uidl, message) in enumerate(items):
-            entry = self.journal.entry(uidl)
-            if entry is not None and entry.receipt is not None:
-                outcomes[i] = entry.receipt
-            elif entry is not None and entry.target == self.target.url and self.target.can_look:
-                found = self.target.find(message, entry.hint)
-                if found is not None:
-                    self.journal.delivered([(uidl, found)])
-                    outcomes[i] = found
-                else:
-                    todo.append(i)
-            else:
-                todo.append(i)
-        if todo:
-            messages = [items[i][1] for i in todo]
-            hints = self.target.prepare(messages)
-            self.journal.begin(
-                self.target.url, [(items[i][0], h) for i, h in zip(todo, hints, strict=True)]
-            )
-            results = self.target.deliver_many(messages, hints)
-            done = [
-                (items[i][0], r)
-                for i, r in zip(todo, results, strict=True)
-                if isinstance(r, Receipt)
-            ]
-            if done:
-                self.journal.delivered(done)
-            failed = [
-                items[i][0]
-                for i, r in zip(todo, results, strict=True)
-                if isinstance(r, DeliveryError)
-            ]
-            if failed:
-                self.journal.abandon(failed)
-            for i, r in zip(todo, results, strict=True):
-                outcomes[i] = r
-        return [o for o in outcomes if o is not None]
-
-    def close(self) -> None:
-        try:
-            self.target.close()
-        finally:
-            self.journal.close()
-
-
 # -- the --deliver URL -----------------------------------------------------------------------
 
 
@@ -541,7 +298,10 @@ class ImapSpec:
         scheme = "imaps" if self.implicit_tls else "imap"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = "" if self.port == (993 if self.implicit_tls else 143) else f":{self.port}"
-        return f"{scheme}://{self.user}@{host}{port}/{self.mailbox}"
+        # Quoted as parse_deliver unquotes: a space would cut a Receipt in two, a "%"
+        # would not read back.
+        user = urllib.parse.quote(self.user, safe="@!$&'()*+,=")
+        return f"{scheme}://{user}@{host}{port}/{urllib.parse.quote(self.mailbox, safe='/')}"
 
 
 TargetSpec = MaildirSpec | MboxSpec | MdaSpec | LmtpSpec | ImapSpec
@@ -629,6 +389,8 @@ def open_target(
     ``tls`` (the run's ``--cafile``) applies to IMAP; ``recipients`` to LMTP (default:
     the local user)."""
     if isinstance(spec, MaildirSpec):
+        from core.store.maildirtarget import MaildirTarget
+
         return MaildirTarget(spec.path)
     if isinstance(spec, MboxSpec):
         from core.store.mbox import MboxTarget
@@ -648,7 +410,3 @@ def open_target(
         raise ValueError(f"{spec.url}: an IMAP target needs a password source")
     return ImapTarget(spec, password=password, tls=tls or TlsPolicy(), timeout=timeout)
 
-
-def journal_for(state_dir: Path) -> DeliveryJournal:
-    """The account's delivery journal (``state_dir/deliveries.sqlite3``)."""
-    return DeliveryJournal(Path(state_dir) / "deliveries.sqlite3")

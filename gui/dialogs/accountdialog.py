@@ -33,6 +33,7 @@ from core.text import sanitize
 from gui import fmt
 from gui.desktop.checksettings import CheckSettings
 from gui.dialogs.certdialog import CertificateDialog
+from gui.dialogs.deliverto import DeliverTo
 from gui.keyring_access import NO_KEYCHAIN
 from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
 from gui.tasks import BackgroundTask
@@ -125,9 +126,11 @@ def fingerprint_text(sha256: str) -> str:
 
 
 class AccountDialog(QDialog):
-    """After ``exec()``/``accepted``: ``account``, ``password`` (None: unchanged) and
-    ``save_password``. With a provider chosen (Gmail, Outlook) the password row becomes a
-    "Sign in with ..." button: the refresh token goes to the keychain, never here."""
+    """After ``exec()``/``accepted``: ``account``, ``password`` (None: unchanged),
+    ``save_password``, and ``target_credentials``: (keychain key, password) of an IMAP
+    target when one was typed (None: unchanged). With a provider chosen (Gmail, Outlook)
+    the password row becomes a "Sign in with ..." button: the refresh token goes to the
+    keychain, never here."""
 
     def __init__(
         self,
@@ -144,6 +147,7 @@ class AccountDialog(QDialog):
         self.account: Account | None = None
         self.password: str | None = None
         self.save_password = True
+        self.target_credentials: tuple[str, str] | None = None
         self._pinned = account.pinned_sha256 if account else None
         self._cafile = account.cafile if account else None
         self._port_auto = account is None or account.port == default_port(account.security)
@@ -253,16 +257,20 @@ class AccountDialog(QDialog):
         self.tenant_edit.setToolTip("Your organisation's tenant ID or domain; empty: common")
         form.addRow("&Tenant:", self.tenant_edit)
 
-        mrow = QHBoxLayout()
+        maildir_row = QWidget()
+        mrow = QHBoxLayout(maildir_row)
+        mrow.setContentsMargins(0, 0, 0, 0)
         self.maildir_edit = QLineEdit()
         self.maildir_edit.setToolTip("Messages are stored here, one file each (Maildir format)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         mrow.addWidget(self.maildir_edit, 1)
         mrow.addWidget(browse)
-        maildir_label = QLabel("&Maildir:")
-        maildir_label.setBuddy(self.maildir_edit)
-        form.addRow(maildir_label, mrow)
+        # The Maildir row is the first page of "Deliver to" (mbox, IMAP, MDA, LMTP).
+        self.deliver_to = DeliverTo(maildir_row)
+        deliver_label = QLabel("&Deliver to:")
+        deliver_label.setBuddy(self.deliver_to.kind_combo)
+        form.addRow(deliver_label, self.deliver_to)
 
         self.auth_combo = QComboBox()
         for method in AUTH_METHODS:
@@ -329,6 +337,7 @@ class AccountDialog(QDialog):
             self.port_spin.setValue(account.port)
             self.user_edit.setText(account.user)
             self.maildir_edit.setText(account.maildir)
+            self.deliver_to.load(account)
             self.auth_combo.setCurrentText(account.auth)
             self.check_settings.load(account)
             self.plaintext_check.setChecked(account.allow_plaintext)
@@ -514,6 +523,7 @@ class AccountDialog(QDialog):
             auth=self.auth_combo.currentText(),
             oauth=self._oauth_settings(),
             password_command=self.original.password_command if self.original else None,
+            deliver=self.deliver_to.url(),
         ))
 
     # --- test connection -------------------------------------------------------------
@@ -606,6 +616,7 @@ class AccountDialog(QDialog):
         self.account = account
         self.password = None if account.oauth else self.password_edit.text() or None
         self.save_password = self.keychain_check.isEnabled() and self.keychain_check.isChecked()
+        self.target_credentials = self.deliver_to.imap_credentials()
         super().accept()
 
 

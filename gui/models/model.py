@@ -22,6 +22,7 @@ from core.engine.events import (
     Progress,
 )
 from core.store.catalog import StoredEntry
+from core.store.targets import Receipt
 from gui import fmt
 from gui.models.coalesce import ChangeCoalescer
 from gui.models.columns import (
@@ -79,8 +80,11 @@ class MessageListModel(QAbstractTableModel):
     marksChanged = Signal()  # the marked count or size changed: read totals()
 
     def __init__(self, parent: QObject | None = None, icons: dict[object, QIcon] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, delivers_to: str | None = None):
         super().__init__(parent)
+        # The account's delivery target (None: its Maildir): a stored message's place is
+        # then a receipt, not a file.
+        self._delivers_to = delivers_to
         self._rows: list[Row] = []
         self._index: dict[str, int] = {}
         self._changes = ChangeCoalescer(self.flush_changes, self)
@@ -244,6 +248,8 @@ class MessageListModel(QAbstractTableModel):
             text = STATE_TEXT[row.state]
             if row.detail:
                 text += f": {row.detail}"
+            if row.receipt:
+                text += "\n" + delivered_text(row.receipt)
             if row.marked:
                 text += "\nMarked for deletion: removed from the server when you commit"
             return text
@@ -315,7 +321,7 @@ class MessageListModel(QAbstractTableModel):
                 row.marked = False  # nothing left to delete there
                 continue
             fresh = Row.from_info(info)
-            fresh.path = row.path
+            fresh.path, fresh.receipt = row.path, row.receipt
             if _kept_locally(row) and fresh.state is not MessageState.STORED:
                 fresh.state, fresh.received = MessageState.STORED, row.size
             self._rows[i] = fresh
@@ -426,7 +432,9 @@ class MessageListModel(QAbstractTableModel):
         self._emit_totals()
 
     def _apply_state(self, row: Row, event: MessageStateChanged) -> None:
-        if event.path:
+        if event.path and self._delivers_to:
+            row.receipt = event.path
+        elif event.path:
             row.path = event.path
         if event.state is MessageState.GONE and _kept_locally(row):
             row.server = ServerState.GONE  # deleted there, still here
@@ -512,6 +520,11 @@ class MessageListModel(QAbstractTableModel):
         r = self._index.get(uidl)
         return "" if r is None else self._rows[r].path
 
+    def receipt_of(self, uidl: str) -> str:
+        """Where a delivery target took the message ("" for Maildir or not stored)."""
+        r = self._index.get(uidl)
+        return "" if r is None else self._rows[r].receipt
+
     def uidls(self) -> list[str]:
         return [row.uidl for row in self._rows]
 
@@ -539,4 +552,10 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
 
 def _kept_locally(row: Row) -> bool:
     """A stored copy exists: the row stays when the server no longer lists it."""
-    return row.state is MessageState.STORED and bool(row.path)
+    return row.state is MessageState.STORED and bool(row.path or row.receipt)
+
+
+def delivered_text(receipt: str) -> str:
+    """"Delivered to imaps://me@host/INBOX (UID 7 UIDVALIDITY 1)": a row's receipt."""
+    r = Receipt.parse(receipt)
+    return f"Delivered to {r.where}" + (f" ({r.detail})" if r.detail else "")

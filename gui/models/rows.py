@@ -14,7 +14,8 @@ class Row:
     subject arrive decoded (core.pop3.session.parse_headers, for both sources)."""
 
     __slots__ = ("_date_ts", "_search", "_sender_short", "date_raw", "detail", "eta_at",
-                 "marked", "path", "rate", "received", "sender", "seq", "server", "size",
+                 "marked", "path", "rate", "receipt", "received", "sender", "seq", "server",
+                 "size",
                  "state", "subject", "uidl")
 
     def __init__(self, uidl: str, size: int, sender: str, subject: str, date: str,
@@ -32,7 +33,8 @@ class Row:
         self.rate = 0.0
         self.eta_at = 0.0  # monotonic time the transfer should end at its last rate
         self.detail = ""
-        self.path = ""
+        self.path = ""  # the Maildir file once stored
+        self.receipt = ""  # or where a delivery target took it (core.store.targets.Receipt)
         self.seq = 0  # position in the server's list (stored-only rows: after it)
         self._sender_short: str | None = None
         self._date_ts: float | None = None
@@ -48,6 +50,7 @@ class Row:
         row = cls(entry.uidl, entry.size, entry.sender, entry.subject, entry.date,
                   MessageState.STORED, entry.size, False, ServerState.UNKNOWN)
         row.path = entry.path
+        row.receipt = entry.receipt
         return row
 
     @property

@@ -107,9 +107,13 @@ class AccountManager(QObject):
         self._save(lambda: book.add(account))
         if dialog.password and dialog.save_password:
             self._keychain.set_password(account.key, dialog.password)
+        if dialog.target_credentials is not None:
+            self._keychain.set_password(*dialog.target_credentials)
         runner = self._make_runner(account)
         if dialog.password:
             runner.set_password(dialog.password)
+        if dialog.target_credentials is not None:
+            runner.set_target_password(dialog.target_credentials[1])
         self._registry.add(runner)
         self._registry.set_current(runner)
         runner.start()
@@ -137,6 +141,8 @@ class AccountManager(QObject):
         password = dialog.password
         if password and dialog.save_password:
             self._keychain.set_password(account.key, password)
+        if dialog.target_credentials is not None:
+            self._keychain.set_password(*dialog.target_credentials)
         if account.key != old_key:
             if password:
                 self._keychain.delete_password(old_key)
@@ -147,9 +153,11 @@ class AccountManager(QObject):
                 self._keychain.delete_password(old_token)
             elif account.oauth is not None:
                 self._keychain.move_password(old_token, new_token)
-        self._replace_runner(old, account, password)
+        target = dialog.target_credentials[1] if dialog.target_credentials else None
+        self._replace_runner(old, account, password, target)
 
-    def _replace_runner(self, old: AccountRunner, account: Account, password: str | None) -> None:
+    def _replace_runner(self, old: AccountRunner, account: Account, password: str | None,
+                        target_password: str | None = None) -> None:
         """Settings changed: stop the old engine (off the GUI thread), then start a new one."""
         index = self._registry.index(old)
         old.bridge.close()
@@ -159,6 +167,8 @@ class AccountManager(QObject):
             password = old.cached_password()  # unchanged: no need to ask or read it again
         if password:
             runner.set_password(password)
+        if target_password:
+            runner.set_target_password(target_password)
         self._registry.add(runner, index)
         self._registry.set_current(runner)
         self._stop(old, then=runner.start)

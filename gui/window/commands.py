@@ -16,6 +16,7 @@ from core.text import sanitize
 from gui import fmt
 from gui.host import Host
 from gui.models.columns import ServerState
+from gui.models.model import delivered_text
 from gui.runner import AccountRunner
 
 Selection = Sequence[tuple[str, MessageState]]
@@ -165,6 +166,10 @@ def open_selected(runner: AccountRunner, selection: Selection, host: Host) -> No
     uidl, state = selection[0]
     if state is MessageState.STORED:
         path = runner.model.path_of(uidl)
+        receipt = runner.model.receipt_of(uidl)
+        if receipt:
+            host.show_status(f"{delivered_text(receipt)}; popfetch keeps no copy of it.", 8000)
+            return
         if not path:
             host.show_status("The stored copy of this message is no longer in the Maildir "
                              "(a mail program may have moved or deleted it).", 6000)

@@ -1,26 +1,37 @@
 """popfetch against real peers, all fetching from one real Dovecot. Run by hand, not by CI.
 
-    python tests/bench/bench_peers.py [--runs 5] [--big-mb 200] [--small 10000] [--tls]
+    python tests/bench/bench_peers.py [--runs 5] [--big-mb 200] [--small 10000]
+                                      [--cases plain,tls,busy] [--clients popfetch,mpop,poplib]
 
 Starts a throw-away Dovecot (tests/support/dovecot.py) with two mailboxes, one message of
-``--big-mb`` MB and ``--small`` messages of 4 KB, and times, interleaved run by run (the order
-rotates each run), each client fetching everything while keeping mail on the server:
+``--big-mb`` MB and ``--small`` messages of 4 KB, and times each client fetching everything
+while keeping mail on the server, in three cases:
+
+- plain: plaintext USER/PASS on loopback;
+- tls:   implicit TLS (port 995 style) with the run's CA, for every client;
+- busy:  plaintext, while another process writes 1 GB to the same filesystem beside each
+         client run (``dd bs=1M count=1024 conv=fsync``, started just before the client;
+         the next run waits until it has finished): durability that flushes other
+         programs' writes pays for them here.
+
+Within a case the clients run interleaved, run by run (the order rotates each run), and
+each figure is the median of ``--runs`` runs. The clients:
 
 - popfetch:  ``python -m core.cli fetch --keep`` into a fresh Maildir (durable: fsync);
 - mpop:      Maildir delivery, ``only_new off``, ``keep on`` (fsyncs each message);
-- fetchmail: ``--keep --all`` to an mda writing one file per message into a Maildir-like
-             directory (one shell and one ``cat`` per message; no fsync);
-- getmail6:  SimplePOP3Retriever to a Maildir, ``read_all``; as ``nobody`` when run as root
-             (getmail refuses Maildir delivery as root);
-- poplib:    the standard library, messages read into memory and dropped (no storage).
+- poplib:    the standard library, messages read into memory and dropped (no storage);
+- fetchmail: (on request) ``--keep --all`` to an mda writing one file per message into a
+             Maildir-like directory (one shell and one ``cat`` per message; no fsync);
+- getmail:   (on request) getmail6's SimplePOP3Retriever to a Maildir, ``read_all``; as
+             ``nobody`` when run as root (getmail refuses Maildir delivery as root).
 
 Each client is one child process under GNU ``/usr/bin/time``: wall time from here, peak RSS
 and CPU time (user + system, including the children it waited for, so fetchmail's mda
-processes count in CPU; the RSS is the largest single process).
-Prints medians of ``--runs`` runs, MB/s (wire octets / wall), the worst peak RSS, and
-popfetch's speed relative to each peer (>1: popfetch is faster), then the issue's targets.
-Plaintext USER/PASS on loopback by default (``--tls``: implicit TLS with the run's CA for all).
-Needs root or an ordinary user; the peers are Debian packages mpop, fetchmail, getmail6.
+processes count in CPU; the RSS is the largest single process). Printed per case: wall,
+MB/s, CPU and peak RSS of every client side by side, popfetch's wall and CPU as a ratio
+of each peer's (<1: popfetch needs less), then the targets of issue 13.
+Needs root or an ordinary user; the peers are Debian packages mpop, fetchmail, getmail6,
+and ``time``.
 """
 
 from __future__ import annotations
@@ -65,16 +76,35 @@ class Scenario:
     wire_bytes: int
 
 
+@dataclass(frozen=True)
+class Case:
+    name: str
+    tls: bool
+    busy: bool  # a 1 GB dd beside each client run
+
+
+CASES = {
+    "plain": Case("plaintext", tls=False, busy=False),
+    "tls": Case("implicit TLS", tls=True, busy=False),
+    "busy": Case("plaintext, 1 GB dd beside", tls=False, busy=True),
+}
+
+
 class Bench:
-    def __init__(
-        self, server: Dovecot, work: Path, *, tls: bool, popfetch_tree: Path = ROOT
-    ) -> None:
+    def __init__(self, server: Dovecot, work: Path, *, popfetch_tree: Path = ROOT) -> None:
         self.popfetch_tree = popfetch_tree
         self.server = server
         self.work = work
-        self.tls = tls
-        self.port = server.pop3s_port if tls else server.pop3_port
         self.as_root = os.geteuid() == 0
+        self.case = CASES["plain"]
+
+    @property
+    def tls(self) -> bool:
+        return self.case.tls
+
+    @property
+    def port(self) -> int:
+        return self.server.pop3s_port if self.tls else self.server.pop3_port
 
     # ---- running one child ------------------------------------------------------------------
     def timed(
@@ -85,19 +115,26 @@ class Bench:
         log = self.work / "client.log"
         stats = self.work / "time.out"
         stats.unlink(missing_ok=True)
-        with open(log, "wb") as out:
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                [TIME, "-f", "%M %U %S", "-o", str(stats), *cmd],
-                cwd=cwd or ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            )
-            try:
-                proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-                raise RuntimeError(f"{' '.join(cmd[:3])} took more than {TIMEOUT} s") from None
-            wall = time.perf_counter() - start
+        writer = self.start_disk_writer() if self.case.busy else None
+        try:
+            with open(log, "wb") as out:
+                start = time.perf_counter()
+                proc = subprocess.Popen(
+                    [TIME, "-f", "%M %U %S", "-o", str(stats), *cmd],
+                    cwd=cwd or ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                )
+                try:
+                    proc.wait(TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+                    raise RuntimeError(
+                        f"{' '.join(cmd[:3])} took more than {TIMEOUT} s"
+                    ) from None
+                wall = time.perf_counter() - start
+        finally:
+            if writer is not None:
+                self.finish_disk_writer(writer)
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(cmd[:3])} exited with {proc.returncode}:\n"
@@ -105,6 +142,23 @@ class Bench:
             )
         rss_kb, user, system = stats.read_text().split()[-3:]
         return Sample(wall, int(rss_kb) / 1024, float(user) + float(system))
+
+    def start_disk_writer(self) -> subprocess.Popen[bytes]:
+        """Another program writing 1 GB to the clients' filesystem, and syncing it."""
+        return subprocess.Popen(
+            ["dd", "if=/dev/zero", f"of={self.work / 'dd.out'}", "bs=1M", "count=1024",
+             "conv=fsync", "status=none"],
+            stdin=subprocess.DEVNULL,
+        )
+
+    def finish_disk_writer(self, writer: subprocess.Popen[bytes]) -> None:
+        """Let dd finish (the next run starts on a quiet disk), then drop its file."""
+        try:
+            writer.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+            writer.wait(10)
+        (self.work / "dd.out").unlink(missing_ok=True)
 
     def fresh(self, name: str) -> Path:
         path = self.work / name
@@ -153,8 +207,9 @@ class Bench:
         out = self.fresh("fetchmail")
         box = out / "Maildir"
         (box / "new").mkdir(parents=True)
-        ssl = (f"ssl sslcertck sslcertfile {self.server.ca_pem}" if self.tls
-               else 'sslproto ""')
+        # fetchmail checks DNS names only, not the certificate's 127.0.0.1 address
+        ssl = (f"ssl sslcertck sslcertfile {self.server.ca_pem} sslcommonname localhost"
+               if self.tls else 'sslproto ""')
         mda = f"cat > $(mktemp {box}/new/fm.XXXXXXXXXX)"
         rc = out / "fetchmailrc"
         rc.write_text(
@@ -300,8 +355,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--tls", action="store_true", help="implicit TLS for every client")
-    parser.add_argument("--clients", default="popfetch,mpop,fetchmail,getmail,poplib")
+    parser.add_argument("--cases", default="plain,tls,busy",
+                        help=f"comma-separated, of: {', '.join(CASES)}")
+    parser.add_argument("--clients", default="popfetch,mpop,poplib",
+                        help="comma-separated, of: popfetch, mpop, poplib, fetchmail, getmail")
     parser.add_argument("--popfetch-tree", type=Path, default=ROOT,
                         help="run popfetch from this checkout (to compare two versions)")
     args = parser.parse_args()
@@ -312,6 +369,7 @@ def main() -> int:
     if not os.access(TIME, os.X_OK):
         print(f"{TIME} is missing (Debian package time)", file=sys.stderr)
         return 2
+    cases = [CASES[c.strip()] for c in args.cases.split(",") if c.strip()]
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     missing = [c for c in clients if c not in {"popfetch", "poplib"} and not shutil.which(c)]
     if missing:
@@ -319,6 +377,8 @@ def main() -> int:
               " leave them out with --clients", file=sys.stderr)
         return 2
 
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}, popfetch tree {args.popfetch_tree}", flush=True)
     with Dovecot(users={"big": PASSWORD, "small": PASSWORD}) as server:
         work = Path(tempfile.mkdtemp(prefix="popfetch-bench-peers-"))
         work.chmod(0o755)
@@ -330,78 +390,115 @@ def main() -> int:
                                ("small", f"{args.small} x 4 KB")):
                 count, octets = wire_size(server, user)
                 scenarios.append(Scenario(name, user, count, octets))
-            bench = Bench(server, work, tls=args.tls, popfetch_tree=args.popfetch_tree.resolve())
+            bench = Bench(server, work, popfetch_tree=args.popfetch_tree.resolve())
             runners: dict[str, Callable[[Scenario], Sample]] = {
                 name: getattr(bench, name) for name in clients
             }
-            results: dict[tuple[str, str], list[Sample]] = {}
-            failures: dict[tuple[str, str], list[str]] = {}
-            for sc in scenarios:
-                runners["poplib" if "poplib" in runners else clients[0]](sc)  # warm caches
-            for run in range(args.runs):
-                order = clients[run % len(clients):] + clients[: run % len(clients)]
+            tables: list[Table] = []
+            for case in cases:
+                bench.case = case
+                print(f"\n{case.name}:", flush=True)
                 for sc in scenarios:
-                    for client in order:
-                        label = f"  run {run + 1}/{args.runs} {sc.name:14} {client:9}"
-                        try:
-                            sample = runners[client](sc)
-                        except RuntimeError as exc:
-                            failures.setdefault((sc.name, client), []).append(str(exc))
-                            print(f"{label} FAILED: {str(exc).strip()[-300:]}", flush=True)
-                            continue
-                        results.setdefault((sc.name, client), []).append(sample)
-                        print(f"{label} {sample.wall:7.2f} s  {sample.rss_mb:6.0f} MB",
-                              flush=True)
-            report(scenarios, clients, results, failures, args)
+                    runners["poplib" if "poplib" in runners else clients[0]](sc)  # warm caches
+                table = Table(case, {}, {})
+                for run in range(args.runs):
+                    order = clients[run % len(clients):] + clients[: run % len(clients)]
+                    for sc in scenarios:
+                        for client in order:
+                            label = f"  run {run + 1}/{args.runs} {sc.name:14} {client:9}"
+                            try:
+                                sample = runners[client](sc)
+                            except RuntimeError as exc:
+                                table.failures.setdefault((sc.name, client), []).append(str(exc))
+                                print(f"{label} FAILED: {str(exc).strip()[-300:]}", flush=True)
+                                continue
+                            table.results.setdefault((sc.name, client), []).append(sample)
+                            print(f"{label} {sample.wall:7.2f} s  {sample.cpu:6.2f} s CPU  "
+                                  f"{sample.rss_mb:5.0f} MB", flush=True)
+                tables.append(table)
+            for table in tables:
+                report(table, scenarios, clients, args.runs)
+            targets(tables, scenarios)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def report(
-    scenarios: list[Scenario],
-    clients: list[str],
-    results: dict[tuple[str, str], list[Sample]],
-    failures: dict[tuple[str, str], list[str]],
-    args: argparse.Namespace,
-) -> None:
-    mode = "implicit TLS" if args.tls else "plaintext"
-    print(f"\nDovecot {mode} on loopback, medians of {args.runs} interleaved runs")
-    print(f"{'scenario':14} {'client':9} {'wall s':>8} {'MB/s':>8} {'msg/s':>8} "
-          f"{'CPU s':>7} {'peak RSS MB':>11} {'popfetch speed':>15}")
-    medians: dict[tuple[str, str], float] = {}
+@dataclass
+class Table:
+    case: Case
+    results: dict[tuple[str, str], list[Sample]]
+    failures: dict[tuple[str, str], list[str]]
+
+    def median(self, scenario: str, client: str, what: str) -> float | None:
+        samples = self.results.get((scenario, client), [])
+        if not samples:
+            return None
+        return float(statistics.median(getattr(s, what) for s in samples))
+
+
+def report(table: Table, scenarios: list[Scenario], clients: list[str], runs: int) -> None:
+    print(f"\nDovecot 2.3, {table.case.name}, loopback; medians of {runs} interleaved runs")
+    print(f"{'scenario':14} {'client':9} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} "
+          f"{'RSS MB':>7} {'popfetch/peer wall':>19} {'CPU':>6}")
     for sc in scenarios:
+        our_wall = table.median(sc.name, "popfetch", "wall")
+        our_cpu = table.median(sc.name, "popfetch", "cpu")
         for client in clients:
-            samples = results.get((sc.name, client), [])
-            if samples:
-                medians[(sc.name, client)] = statistics.median(s.wall for s in samples)
-        ours = medians.get((sc.name, "popfetch"))
-        for client in clients:
-            samples = results.get((sc.name, client), [])
-            failed = len(failures.get((sc.name, client), []))
-            note = f"  ({failed} of {args.runs} runs failed)" if failed else ""
+            samples = table.results.get((sc.name, client), [])
+            failed = len(table.failures.get((sc.name, client), []))
+            note = f"  ({failed} of {runs} runs failed)" if failed else ""
             if not samples:
-                print(f"{sc.name:14} {client:9} {'every run failed':>8}")
+                print(f"{sc.name:14} {client:9} {'every run failed':>16}")
                 continue
-            wall = medians[(sc.name, client)]
+            wall = statistics.median(s.wall for s in samples)
             cpu = statistics.median(s.cpu for s in samples)
             rss = max(s.rss_mb for s in samples)
-            ratio = "" if ours is None or client == "popfetch" else f"{wall / ours:.2f}x"
-            print(f"{sc.name:14} {client:9} {wall:8.2f} {sc.wire_bytes / 1e6 / wall:8.1f} "
-                  f"{sc.count / wall:8.0f} {cpu:7.2f} {rss:11.0f} {ratio:>15}{note}")
-    wanted = [(sc.name, c) for sc in scenarios for c in ("popfetch", "mpop")]
-    if all(key in medians for key in wanted):
-        big, small = scenarios
-        pf_big, mp_big = medians[(big.name, "popfetch")], medians[(big.name, "mpop")]
-        pf_small, mp_small = medians[(small.name, "popfetch")], medians[(small.name, "mpop")]
-        rss = max(s.rss_mb for sc in scenarios for s in results[(sc.name, "popfetch")])
-        print("\ntargets (issue 3):")
-        print(f"  big message no slower than mpop:  {pf_big:.2f} s vs {mp_big:.2f} s  "
-              f"{'met' if pf_big <= mp_big else 'MISSED'}")
-        print(f"  small ones in half mpop's time:   {pf_small:.2f} s vs {mp_small / 2:.2f} s  "
-              f"{'met' if pf_small <= mp_small / 2 else 'MISSED'}")
-        print(f"  popfetch peak RSS under 100 MB:   {rss:.0f} MB  "
-              f"{'met' if rss < 100 else 'MISSED'}")
+            ratios = ""
+            if client != "popfetch" and our_wall is not None and our_cpu is not None:
+                cpu_ratio = f"{our_cpu / cpu:5.2f}x" if cpu > 0 else "    -"
+                ratios = f"{our_wall / wall:18.2f}x {cpu_ratio}"
+            print(f"{sc.name:14} {client:9} {wall:7.2f} {sc.wire_bytes / 1e6 / wall:7.1f} "
+                  f"{cpu:7.2f} {rss:7.0f} {ratios:>26}{note}")
+
+
+def targets(tables: list[Table], scenarios: list[Scenario]) -> None:
+    """The targets of issue 13, each a ratio to mpop measured in the same case."""
+    big, small = scenarios
+    lines: list[str] = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    for table in tables:
+        case = table.case
+        ratio: dict[tuple[str, str], float] = {}
+        for sc in scenarios:
+            for what in ("wall", "cpu"):
+                ours = table.median(sc.name, "popfetch", what)
+                theirs = table.median(sc.name, "mpop", what)
+                if ours is not None and theirs:
+                    ratio[(sc.name, what)] = ours / theirs
+        if (big.name, "wall") in ratio and not case.busy:
+            r = ratio[(big.name, "wall")]
+            lines.append(f"  {case.name}: {big.name} wall at most 0.9x mpop's: "
+                         f"{r:.2f}x  {verdict(r <= 0.9)}")
+        if (big.name, "cpu") in ratio and not case.busy:
+            r = ratio[(big.name, "cpu")]
+            lines.append(f"  {case.name}: {big.name} CPU at most 1.5x mpop's:  "
+                         f"{r:.2f}x  {verdict(r <= 1.5)}")
+        if (small.name, "wall") in ratio:
+            r = ratio[(small.name, "wall")]
+            lines.append(f"  {case.name}: {small.name} wall at most 0.5x mpop's: "
+                         f"{r:.2f}x  {verdict(r <= 0.5)}")
+    rss = [s.rss_mb for t in tables for sc in scenarios
+           for s in t.results.get((sc.name, "popfetch"), [])]
+    if rss:
+        lines.append(f"  popfetch peak RSS below 100 MB: {max(rss):.0f} MB  "
+                     f"{verdict(max(rss) < 100)}")
+    if lines:
+        print("\ntargets (issue 13; ratios of medians, same case, same server):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

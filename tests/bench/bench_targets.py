@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/bench/bench_targets.py [--count 10000] [--batch 500] [--runs 3]
 
-Both go through :class:`core.store.targets.Delivery` (the in-flight journal, two SQLite
+Both go through :class:`core.store.journal.Delivery` (the in-flight journal, two SQLite
 commits per batch) exactly as a fetch would hand them over, so the figures are what the
 delivery stage costs per message after the POP3 side has the bytes:
 
@@ -36,16 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from core.net import TlsPolicy  # noqa: E402
 from core.store.imap import ImapTarget  # noqa: E402
-from core.store.targets import (  # noqa: E402
-    Delivery,
-    ImapSpec,
-    MaildirTarget,
-    Message,
-    Receipt,
-    Target,
-    journal_for,
-    parse_deliver,
-)
+from core.store.journal import Delivery, journal_for  # noqa: E402
+from core.store.maildirtarget import MaildirTarget  # noqa: E402
+from core.store.targets import ImapSpec, Message, Receipt, Target, parse_deliver  # noqa: E402
 from tests.support.dovecot import Dovecot, make_messages  # noqa: E402
 
 

@@ -22,6 +22,7 @@ from core.accounts import (
 )
 from core.auth.keychain import Keychain
 from core.net import Security, TlsPolicy
+from core.store.targets import ImapSpec, MaildirSpec
 from tests.support.memkeyring import MemoryKeyring, installed
 
 PIN = ":".join(["AB"] * 32)
@@ -264,3 +265,34 @@ def test_hand_edited_password_is_dropped_on_save(xdg: Path) -> None:
     book.save([loaded])
     text = book.path.read_text()
     assert "hunter2" not in text and '"password"' not in text and "future_option" not in text
+
+
+# -- Deliver to ----------------------------------------------------------------------------------
+
+
+def test_an_account_from_before_targets_delivers_to_its_maildir():
+    account = Account.from_dict({"host": "pop.example.org", "security": "tls", "user": "me",
+                                 "maildir": "/home/me/Mail/work"})
+    assert account.deliver is None
+    assert account.target() == MaildirSpec(Path("/home/me/Mail/work"))
+
+
+def test_a_deliver_url_is_kept_and_round_trips_through_the_file(tmp_path: Path):
+    book = AccountBook(tmp_path / "accounts.json")
+    book.add(make(deliver="imaps://me@example.com@imap.example.org/Archive/POP"))
+    (loaded,) = book.load()
+    assert loaded.deliver == "imaps://me@example.com@imap.example.org/Archive/POP"
+    assert loaded.target() == ImapSpec("me@example.com", "imap.example.org", 993,
+                                       "Archive/POP", True)
+
+
+def test_a_maildir_url_is_the_maildir_field():
+    account = make(deliver="maildir:/srv/mail/me")
+    assert (account.deliver, account.maildir) == (None, "/srv/mail/me")
+
+
+@pytest.mark.parametrize("url", ["pop3://x", "imap://nobody-at-host/INBOX", "mbox:", "lmtp:host",
+                                 "mda:true\nrm -rf"])
+def test_a_bad_deliver_url_is_refused(url: str):
+    with pytest.raises(ValueError):
+        make(deliver=url)

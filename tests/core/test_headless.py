@@ -320,3 +320,21 @@ def test_a_check_reports_the_servers_login_delay_for_the_schedule(harness: Harne
     harness.serve(login_delay=300)
     result = run(harness.account())
     assert result.status == 0 and result.login_delay == 300
+
+
+def test_an_accounts_deliver_target_is_where_its_checks_deliver(harness: Harness, tmp_path):
+    """``fetch --account`` of an account whose Deliver to is an mbox (set in the app)."""
+    import mailbox
+
+    rng = random.Random(7)
+    sent = [message(rng) for _ in range(3)]
+    for data in sent:
+        harness.add(data)
+    server = harness.serve()
+    box = tmp_path / "inbox.mbox"
+    result = run(harness.account(deliver=f"mbox:{box}"), retention=Retention(Rule.WHEN_STORED))
+    assert (result.fetched, result.deleted, result.status) == (3, 3, 0)
+    assert len(server.deleted) == 3
+    got = sorted(m.as_bytes().split(b"\n\n", 1)[1] for m in mailbox.mbox(str(box)))
+    assert got == sorted(d.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1] for d in sent)
+    assert not harness.dst.exists()  # no Maildir: the target has the mail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from gui.dialogs.viewer import MessageViewer
 from gui.models.columns import Column, ServerState
 from gui.runner import AccountRunner
 from gui.window.mainwindow import MainWindow
-from tests.gui.helpers import TIMEOUT, select
+from tests.gui.helpers import TIMEOUT, Server, demo_account, select
 
 
 def closed_port() -> int:
@@ -73,3 +74,38 @@ def test_before_it_starts_a_runner_says_not_connected(tmp_path: Path) -> None:
     runner = AccountRunner(stored_account(tmp_path, 0), fixed_password="pw")
     assert runner.status_text() == "Not connected" and not runner.asks_password
     assert runner.state_icon_name() == "disconnected" and runner.engine is None
+
+
+def printing(tmp_path: Path, text: str) -> str:
+    """A password command (a real subprocess) that prints ``text``."""
+    script = tmp_path / "pw.py"
+    script.write_text(f"print({text!r})\n")
+    return f"{sys.executable} {script}"
+
+
+def test_the_runner_runs_the_accounts_password_command(
+        qtbot: Any, window: MainWindow, server: Server, tmp_path: Path) -> None:
+    srv = server.start()
+    account = demo_account(srv, tmp_path, password_command=printing(tmp_path, "demo"))
+    runner = window.add_runner(account)
+    asked: list[object] = []
+    runner.passwordNeeded.connect(asked.append)
+    runner.start()
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.CONNECTED,
+                    timeout=TIMEOUT)
+    assert runner.model.rowCount() == 9 and asked == []
+    assert runner.cached_password() == "demo"
+
+
+def test_a_password_command_without_output_stops_the_account_with_its_words(
+        qtbot: Any, window: MainWindow, server: Server, tmp_path: Path) -> None:
+    srv = server.start()
+    runner = window.add_runner(demo_account(srv, tmp_path,
+                                            password_command=printing(tmp_path, "")))
+    asked: list[object] = []
+    runner.passwordNeeded.connect(asked.append)
+    runner.start()
+    qtbot.waitUntil(lambda: runner.connection.state is ConnectionState.FAILED, timeout=TIMEOUT)
+    assert runner.last_error is not None
+    assert "password command printed no password" in runner.last_error.message
+    assert asked == [] and not any(c.startswith(("USER", "PASS")) for c in srv.commands)

@@ -1,4 +1,8 @@
-"""tests/support/proxy.py on its own: it forwards both ways and cuts exactly where asked."""
+"""tests/support/proxy.py on its own: it forwards both ways and cuts exactly where asked.
+
+The sender answers only after the client's request has reached it, as a POP3 server does
+(the client speaks first, or at least has connected): a cut can then never reset a client
+still inside ``connect()``, which a loaded machine would otherwise see as ECONNRESET there."""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ import pytest
 from tests.support.proxy import CuttingProxy
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, every offset distinguishable mod 256
+REQUEST = b"SEND\r\n"
 
 
 class Sender:
-    """Sends PAYLOAD to each connection, then records what the client sent until EOF."""
+    """Sends PAYLOAD to each connection once a request line came, then records what the
+    client sent until EOF."""
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -37,6 +43,8 @@ class Sender:
         conn.settimeout(10)
         received = bytearray()
         try:
+            while b"\n" not in received and (data := conn.recv(65536)):
+                received += data
             conn.sendall(PAYLOAD)
             conn.shutdown(socket.SHUT_WR)
             while data := conn.recv(65536):
@@ -60,10 +68,12 @@ def sender() -> Iterator[Sender]:
     server.close()
 
 
-def read_all(address: tuple[str, int], send: bytes = b"") -> bytes:
+def read_all(address: tuple[str, int], send: bytes = REQUEST, *, close_write: bool = False
+             ) -> bytes:
+    """Connect, send the request, read until EOF or a reset (a cut)."""
     with socket.create_connection(address, timeout=10) as sock:
-        if send:
-            sock.sendall(send)
+        sock.sendall(send)
+        if close_write:
             sock.shutdown(socket.SHUT_WR)
         out = bytearray()
         try:
@@ -76,7 +86,7 @@ def read_all(address: tuple[str, int], send: bytes = b"") -> bytes:
 
 def test_forwards_both_ways_without_a_cut(sender: Sender) -> None:
     with CuttingProxy(sender.address) as proxy:
-        assert read_all(proxy.address, b"USER x\r\n") == PAYLOAD
+        assert read_all(proxy.address, b"USER x\r\n", close_write=True) == PAYLOAD
         assert proxy.sent == [bytearray(b"USER x\r\n")]
         assert proxy.received == [len(PAYLOAD)] and proxy.was_cut == [False]
 
@@ -103,13 +113,14 @@ def test_a_cut_resets_the_server_side_too(sender: Sender) -> None:
             if sender.got:
                 break
             threading.Event().wait(0.05)
-    assert sender.got == [b""]  # the server saw the connection end, nothing more
+    assert sender.got == [REQUEST]  # the server saw the connection end, nothing more
 
 
 def test_cut_now_resets_open_connections_and_keeps_listening(sender: Sender) -> None:
     with CuttingProxy(sender.address) as proxy:
         held = socket.create_connection(proxy.address, timeout=10)
         try:
+            held.sendall(REQUEST)
             first = held.recv(1000)  # the sender is blocked: nobody reads the rest
             assert first and PAYLOAD.startswith(first)
             assert proxy.cut_now() == 1

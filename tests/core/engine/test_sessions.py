@@ -77,3 +77,18 @@ def test_a_cron_run_meanwhile_is_not_fetched_again(
                       and len(engine.messages()) == 3)
     assert sum(c.startswith("RETR") for c in server.commands) == retrs
     assert harness.fetched() == harness.source()
+
+
+def test_a_check_after_the_idle_end_logs_in_once(harness: Harness, recorder: Recorder) -> None:
+    """With no session open, the check's own session is the fresh one: one login, not a
+    reconnect followed by a second session (a strict LOGIN-DELAY would refuse that one)."""
+    _fill(harness, 2)
+    server = harness.serve()
+    engine = harness.engine(recorder, idle_end=0.3)
+    engine.start()
+    recorder.wait_for(lambda: _ended(recorder) == 1)
+    engine.refresh()
+    recorder.wait_for(lambda: len(recorder.of(ListLoaded)) == 2)  # the check's list
+    recorder.wait_for(lambda: _ended(recorder) == 2)  # and its session ended idle
+    assert server.commands.count("PASS") + server.commands.count("AUTH PLAIN") == 2
+    assert server.commands.count("QUIT") == 2

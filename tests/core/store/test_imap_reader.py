@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from core.errors import RemoteProtocolError
-from core.store.imap import ImapReader, Response, internal_date, mailbox_name
+from core.store.imapclient import internal_date, mailbox_name
+from core.store.imapreader import ImapReader, Response
 
 STREAM = (
     b"* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] ready\r\n"

@@ -4,17 +4,19 @@ fly, checkpoints, verified restart) is in test_partial.py."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import itertools
 import mailbox
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from core.errors import MessageIntegrityError, StorageError
-from core.store import local as store_mod
 from core.store.local import Store
 from core.store.maildir import Maildir
 from core.store.state import AccountState
@@ -287,28 +289,39 @@ def test_discard_forgets_the_partial(store: Store) -> None:
 # -- batches -------------------------------------------------------------------------------
 
 
-def test_deliver_batch_syncs_once_and_records_only_afterwards(
+def test_deliver_batch_fsyncs_each_file_then_publishes_then_fsyncs_new(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[int, int, int]] = []
-    real_syncfs = store_mod.syncfs
+    fsynced: list[tuple[int, int]] = []  # (device, inode), in order
+    real_fsync = os.fsync
 
-    def spy_syncfs(path: Path) -> bool:
-        # at the flush: everything is in tmp/, nothing visible or recorded yet
-        seen.append(
-            (
-                len(os.listdir(store.maildir.tmp)),
-                len(os.listdir(store.maildir.new)),
-                len(store.stored_uidls()),
-            )
+    def spy_fsync(fd: int) -> None:
+        real_fsync(fd)
+        st = os.fstat(fd)
+        fsynced.append((st.st_dev, st.st_ino))
+
+    def key(path: Path) -> tuple[int, int]:
+        st = os.stat(path)
+        return st.st_dev, st.st_ino
+
+    real_begin = store.state.begin_delivering
+    at_intent: list[tuple[int, set[tuple[int, int]]]] = []
+
+    def spy_begin(intents):  # type: ignore[no-untyped-def]
+        # Nothing is recorded before every file of the batch is durable in tmp/.
+        at_intent.append(
+            (len(os.listdir(store.maildir.new)), {key(p) for p in store.maildir.tmp.iterdir()})
         )
-        return real_syncfs(path)
+        assert set(fsynced) >= at_intent[-1][1]
+        return real_begin(intents)
 
-    monkeypatch.setattr(store_mod, "syncfs", spy_syncfs)
-    monkeypatch.setattr(store_mod, "syncfs_available", lambda: True)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(store.state, "begin_delivering", spy_begin)
     items = [(f"u/{i}/..", b"Subject: %d\r\n\r\nbody\r\n" % i) for i in range(100)]
     paths = store.deliver_batch(items)
-    assert seen == [(100, 0, 0)]
+    assert len(at_intent) == 1 and at_intent[0][0] == 0 and len(at_intent[0][1]) == 100
+    assert {key(p) for p in paths} == at_intent[0][1]  # the files fsynced are those published
+    assert fsynced[-1] == key(store.maildir.new)  # then new/, after the renames
     assert store.stored_uidls() == {u for u, _ in items}
     assert [p.read_bytes() for p in paths] == [d.replace(b"\r\n", b"\n") for _, d in items]
     assert all(p.parent == store.maildir.new for p in paths)
@@ -316,21 +329,48 @@ def test_deliver_batch_syncs_once_and_records_only_afterwards(
     assert os.listdir(store.maildir.tmp) == []
 
 
-def test_deliver_batch_falls_back_to_fsync_per_file(
+def test_deliver_batch_fsyncs_several_files_at_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_mod, "syncfs_available", lambda: False)
-    fsynced: list[int] = []
+    # Two fsyncs must be in flight together (so the filesystem can share one journal
+    # commit between them): sequential fsyncs would leave the barrier waiting, and fail.
+    together = threading.Barrier(2, timeout=30)
+    calls = itertools.count()
     real_fsync = os.fsync
 
     def spy_fsync(fd: int) -> None:
-        fsynced.append(fd)
+        if next(calls) < 2:  # the first two calls wait for each other
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", spy_fsync)
-    store.deliver_batch([(f"u{i}", MESSAGE) for i in range(30)])
-    assert len(fsynced) >= 31  # each file, then new/
-    assert len(store.stored_uidls()) == 30
+    store.deliver_batch([(f"u{i}", MESSAGE) for i in range(20)])
+    assert not together.broken
+    assert len(store.stored_uidls()) == 20
+
+
+def test_a_failed_fsync_in_a_batch_publishes_and_records_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+    calls = itertools.count(1)
+
+    def failing_fsync(fd: int) -> None:
+        if next(calls) == 7:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_fsync(fd)
+
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(StorageError, match=r"cannot sync the new files in .*Input/output error"):
+        store.deliver_batch([(f"u{i}", MESSAGE) for i in range(30)])
+    assert os.listdir(store.maildir.tmp) == [] and os.listdir(store.maildir.new) == []
+    assert store.stored_uidls() == set() and store.state.delivering() == []
+    if fds_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == fds_before  # every file closed
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert len(store.deliver_batch([(f"u{i}", MESSAGE) for i in range(30)])) == 30
 
 
 def test_deliver_batch_never_stores_a_uidl_twice(store: Store) -> None:
@@ -396,7 +436,7 @@ def test_batch_of_10000_small_messages_costs_little_more_than_the_files_themselv
     elapsed = time.perf_counter() - start
     print(f"deliver_batch 10000 x {len(body)} B: {elapsed:.2f} s (bare files: {floor:.2f} s)")
     assert len(os.listdir(store.maildir.new)) == 10_000
-    # One flush for the batch keeps it near the bare cost; an fsync per file would not.
+    # The fsyncs of a batch run together (shared journal commits): near the bare cost.
     assert elapsed < 3 * floor + 1.0
 
 

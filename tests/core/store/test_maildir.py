@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from core.errors import StorageError
 from core.store import maildir as maildir_mod
-from core.store.maildir import Maildir, crlf_to_lf, syncfs
+from core.store.maildir import Maildir, crlf_to_lf
 from tests.support.store import reference_lf
 
 MESSAGE = (
@@ -145,10 +145,9 @@ def test_crlf_to_lf_equals_the_reference_for_any_lines(lines: list[bytes], final
 def test_write_many_then_publish_many(tmp_path: Path) -> None:
     md = Maildir(tmp_path / "Mail")
     payloads = [b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i) for i in range(50)]
-    names = md.write_many(payloads, sync=False)
+    names = md.write_many(payloads)
     assert len(set(names)) == 50
     assert sorted(os.listdir(md.tmp)) == sorted(names)
-    assert syncfs(md.tmp) in (True, False)
     paths = md.publish_many(names)
     md.sync_new()
     assert os.listdir(md.tmp) == []
@@ -156,13 +155,6 @@ def test_write_many_then_publish_many(tmp_path: Path) -> None:
         assert path.read_bytes() == b"Subject: %d\n\nbody %d\n" % (i, i)
     box = mailbox.Maildir(tmp_path / "Mail", create=False)
     assert sorted(box[p.name]["Subject"] for p in paths) == sorted(str(i) for i in range(50))
-
-
-def test_syncfs_is_available_on_linux(tmp_path: Path) -> None:
-    if os.uname().sysname != "Linux":
-        pytest.skip("syncfs is Linux only")
-    assert maildir_mod.syncfs_available()
-    assert syncfs(tmp_path) is True
 
 
 def test_locate_follows_a_reader_that_moved_the_file_to_cur(tmp_path: Path) -> None:
@@ -205,7 +197,7 @@ def test_full_disk_raises_storage_error_and_leaves_no_file(
 
     monkeypatch.setattr(maildir_mod.os, "write", failing_write)
     with pytest.raises(StorageError, match="disk is full"):
-        md.write_many([MESSAGE] * 10, sync=False)
+        md.write_many([MESSAGE] * 10)
     with pytest.raises(StorageError, match="disk is full"):
         md.deliver(MESSAGE)
     assert os.listdir(md.tmp) == [] and os.listdir(md.new) == []

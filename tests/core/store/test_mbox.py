@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import TemporaryDeliveryError
+from core.store.journal import Delivery, journal_for
 from core.store.mbox import MboxTarget, render
-from core.store.targets import Delivery, Message, Receipt, journal_for
+from core.store.targets import Message, Receipt
 
 TRICKY = [
     b"Return-Path: <sender@example.org>\nSubject: quoting\n\nFrom the start\n>From once\n"

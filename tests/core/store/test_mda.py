@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import PermanentDeliveryError, TargetUnavailable, TemporaryDeliveryError
+from core.store.journal import Delivery, journal_for
 from core.store.mda import MdaTarget
-from core.store.targets import Delivery, Message, Receipt, journal_for
+from core.store.targets import Message, Receipt
 
 # Delivers stdin into OUT/<n>, except messages saying "later" while OUT/../busy exists.
 FLAKY = (

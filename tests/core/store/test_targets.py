@@ -8,17 +8,16 @@ from pathlib import Path
 import pytest
 
 from core.errors import TemporaryDeliveryError
+from core.store.journal import Delivery, journal_for
+from core.store.maildirtarget import MaildirTarget
 from core.store.targets import (
-    Delivery,
     ImapSpec,
     LmtpSpec,
     MaildirSpec,
-    MaildirTarget,
     MboxSpec,
     MdaSpec,
     Message,
     Receipt,
-    journal_for,
     parse_deliver,
     shown,
 )
@@ -143,3 +142,13 @@ def test_a_refused_delivery_is_not_left_in_flight(tmp_path: Path) -> None:
         delivery.deliver("u1", Message(data=b"Subject: x\n\n"))
     assert delivery.journal.entry("u1") is None
     delivery.close()
+
+
+def test_an_imap_url_quotes_what_would_not_read_back_and_a_receipt_keeps_it_whole():
+    spec = parse_deliver("imaps://me%25x@example.org@imap.example.org/Archive/100%25%20done")
+    assert isinstance(spec, ImapSpec)
+    assert (spec.user, spec.mailbox) == ("me%x@example.org", "Archive/100% done")
+    assert spec.url == "imaps://me%25x@example.org@imap.example.org/Archive/100%25%20done"
+    assert parse_deliver(spec.url) == spec
+    receipt = Receipt(spec.url, "UID 7 UIDVALIDITY 1")
+    assert Receipt.parse(str(receipt)) == receipt

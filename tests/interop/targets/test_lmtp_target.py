@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import PermanentDeliveryError
-from core.store.targets import Delivery, Message, Receipt, journal_for, open_target, parse_deliver
+from core.store.journal import Delivery, journal_for
+from core.store.targets import Message, Receipt, open_target, parse_deliver
 from tests.support.dovecot import Dovecot, User, make_messages
 
 pytestmark = pytest.mark.interop

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import PermanentDeliveryError
-from core.store.targets import Delivery, Message, Receipt, journal_for, open_target, parse_deliver
+from core.store.journal import Delivery, journal_for
+from core.store.targets import Message, Receipt, open_target, parse_deliver
 from tests.interop.targets.conftest import unavailable
 from tests.support.dovecot import Dovecot, User, make_messages
 
