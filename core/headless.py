@@ -405,8 +405,8 @@ class Fetcher:
             futures = [pool.submit(self._check, a, pw) for a, pw in self.accounts]
             return [f.result() for f in futures]
 
-    def every(self, interval: float, scheduler: Scheduler | None = None) -> int:
-        """Check each account every ``interval`` seconds until :meth:`stop`; exit 0 then."""
+    def every(self, interval: float, scheduler: Scheduler | None = None) -> None:
+        """Check each account every ``interval`` seconds until :meth:`stop`."""
         scheduler = scheduler or Scheduler()
         by_key = {a.key: (a, pw) for a, pw in self.accounts}
         for key in by_key:
@@ -421,7 +421,6 @@ class Fetcher:
                 self._wake.wait(MAX_NAP if nap is None else min(nap, MAX_NAP))
                 self._wake.clear()
             pool.shutdown(wait=True, cancel_futures=True)
-        return EXIT_OK
 
     def _done(self, scheduler: Scheduler, key: str, future: Future[CheckResult]) -> None:
         if not future.cancelled() and future.exception() is None:
