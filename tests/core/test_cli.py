@@ -59,6 +59,18 @@ def test_the_summary_counts_octets_received_not_list_sizes(harness, capsys, monk
     assert "1 messages (0.5 MB) fetched" in capsys.readouterr().out
 
 
+def test_a_size_limited_run_sums_up_like_any_run_of_the_flags_account(harness, capsys,
+                                                                     monkeypatch):
+    harness.add(b"Subject: small\n\nsmall\n")
+    harness.add(b"Subject: big\n\n" + b"x" * 300_000 + b"\n")
+    harness.serve()
+    monkeypatch.setenv("POPFETCH_PASSWORD", PASSWORD)
+    assert main(_args(harness, "--max-size", "100k")) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("popfetch: 1 messages ("), out
+    assert "1 skipped over the size limit" in out[0]
+
+
 def test_discard_partials_fetches_a_stuck_message_whole(harness, monkeypatch):
     from core.demoserver.mailbox import default_uidl
     from core.store.local import Store

@@ -168,6 +168,31 @@ def test_accounts_are_fetched_in_parallel_each_with_its_summary(tmp_path, capsys
     assert len(read_maildir(tmp_path / "m1")) == 3 and len(read_maildir(tmp_path / "m2")) == 4
 
 
+def test_discard_partials_is_for_the_runs_first_check_later_ones_resume(harness: Harness):
+    from core.demoserver.mailbox import default_uidl
+    from core.store.local import Store
+
+    def partial_of(body: bytes) -> str:
+        uidl = default_uidl(harness.add(body))
+        with Store(harness.dst, harness.state) as store:
+            p = store.begin(uidl, len(body.replace(b"\n", b"\r\n")))
+            p.write(body[:5000].replace(b"\n", b"\r\n"))
+            p.close()
+        return uidl
+
+    partial_of(b"Subject: one\n\n" + b"y" * 400_000 + b"\n")
+    server = harness.serve()
+    opts = FetchOptions(retry=QUICK, quiet=True, state_dir=harness.state, discard_partials=True)
+    fetcher = Fetcher([(harness.account(), PASSWORD)], opts)
+    assert fetcher.once() == 0
+    assert retrs(server) == ["RETR 1"]  # fetched whole
+    partial_of(b"Subject: two\n\n" + b"z" * 400_000 + b"\n")
+    assert fetcher.once() == 0
+    assert [r.split()[:2] for r in retrs(server)[1:]] == [["RETR", "2"]]
+    assert int(retrs(server)[1].split()[2]) > 4000  # resumed: the partial was kept
+    assert len(read_maildir(harness.dst)) == 2
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
@@ -200,6 +225,29 @@ def test_fetch_account_and_all_from_the_accounts_file(tmp_path, capsys, pwfile):
     finally:
         one.stop()
         two.stop()
+
+
+def test_an_account_refused_at_login_is_one_line_and_the_others_still_fetch(
+    tmp_path, capsys, pwfile
+):
+    good, bad = _server(tmp_path / "s1", 2, 7), _server(tmp_path / "s2", 1, 8)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    try:
+        _add(good, "good", tmp_path / "m1", pwfile)
+        _add(bad, "bad", tmp_path / "m2", wrong)
+        capsys.readouterr()
+        assert main(["fetch", "--all", "-q", "--retry-delay", "0.01"]) == 2
+        captured = capsys.readouterr()
+    finally:
+        good.stop()
+        bad.stop()
+    # no "bad: 0 messages" line: the error says it all
+    assert [line.split(" messages")[0] for line in captured.out.splitlines()] == [
+        "popfetch: good: 2"]
+    [err] = captured.err.strip().splitlines()
+    assert err.startswith("popfetch: bad: The server refused the password"), err
+    assert len(read_maildir(tmp_path / "m1")) == 2
 
 
 def test_command_line_flags_override_the_stored_account(tmp_path, capsys, pwfile):
