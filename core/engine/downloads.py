@@ -30,7 +30,7 @@ from core.engine.transfers import (
     fetch_large,
     undelivered,
 )
-from core.errors import DeliveryError, Interrupted
+from core.errors import DeliveryError, Interrupted, TargetUnavailable
 from core.pop3.session import ServerInfo, Session
 from core.store.local import Store
 from core.store.targets import Receipt
@@ -181,7 +181,12 @@ class Downloads:
             return
         messages, future = self._delivery
         self._delivery = None
-        outcomes = future.result()
+        try:
+            outcomes: Sequence[Path | Receipt | DeliveryError] = future.result()
+        except TargetUnavailable:
+            raise  # nothing can be delivered this run: the account stops
+        except DeliveryError as exc:  # the whole batch was refused: each message says so
+            outcomes = [exc] * len(messages)
         for (msg, received), outcome in zip(messages, outcomes, strict=True):
             if isinstance(outcome, DeliveryError):
                 self._failed(msg, undelivered(outcome))

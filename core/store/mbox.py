@@ -26,12 +26,14 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from core.errors import TemporaryDeliveryError
+from core.errors import DeliveryError, TargetUnavailable, TemporaryDeliveryError
 from core.store.targets import Message, Outcome, Receipt, Target
 
 __all__ = ["MboxTarget", "from_line", "render"]
 
 DOTLOCK_STALE = 300.0
+_NOT_AN_MBOX = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                errno.EROFS}
 _FROM = re.compile(rb"^(>*From )", re.M)
 _ADDRESS = re.compile(r"<([^<>\s]*)>")
 
@@ -145,8 +147,14 @@ class MboxTarget(Target):
             os.close(self._fd)  # closing drops the fcntl lock
             self._fd = None
 
-    def _unavailable(self, action: str, exc: OSError) -> TemporaryDeliveryError:
-        return TemporaryDeliveryError(self.url, f"cannot {action}: {exc.strerror or exc}")
+    def _unavailable(self, action: str, exc: OSError) -> DeliveryError:
+        """A path that cannot be an mbox (no such directory, not a file, no permission, a
+        read-only filesystem) stops the target until the user acts; anything else (a full
+        disk, say) is worth another try next run."""
+        reason = f"cannot {action}: {exc.strerror or exc}"
+        if exc.errno in _NOT_AN_MBOX:
+            return TargetUnavailable(self.url, reason)
+        return TemporaryDeliveryError(self.url, reason)
 
     # -- delivering ------------------------------------------------------------------------
 

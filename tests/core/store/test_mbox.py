@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import TemporaryDeliveryError
+from core.errors import TargetUnavailable, TemporaryDeliveryError
 from core.store.journal import Delivery, journal_for
 from core.store.mbox import MboxTarget, render
 from core.store.targets import Message, Receipt
@@ -166,3 +166,10 @@ def test_delivery_never_appends_twice(tmp_path: Path) -> None:
     assert again.deliver_many(items) == receipts
     again.close()
     assert len(mailbox.mbox(str(box))) == len(TRICKY)
+
+
+@pytest.mark.parametrize("where", ["missing/box", "dir"])
+def test_a_path_that_cannot_be_an_mbox_stops_the_target(tmp_path: Path, where: str) -> None:
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(TargetUnavailable, match="cannot open"):
+        MboxTarget(tmp_path / where).prepare([Message(data=b"Subject: x\n\n")])
