@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from core.errors import ServerError
-from core.pop3.session import Headers, Session, parse_headers
+from core.pop3.headers import Headers, parse_headers
+from core.pop3.session import Session
 from core.text import sanitize
 
 __all__ = ["Listing", "read_list"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.engine.events import MessageInfo, MessageState
 from core.engine.lifecycle import ACTIVE, Step, advance
-from core.pop3.session import Headers
+from core.pop3.headers import Headers
 
 __all__ = ["Message", "MessageTable"]
 

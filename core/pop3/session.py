@@ -11,10 +11,6 @@ handshake after STLS runs under the user's timeout, never under the poll interva
 
 from __future__ import annotations
 
-import contextlib
-import email.header
-import email.parser
-import email.policy
 import itertools
 import time
 from collections import deque
@@ -47,13 +43,6 @@ Sink = Callable[[bytes], None]
 DEFAULT_LOGIN_DELAY = 60.0
 PIPELINE_WINDOW = 256  # commands in flight at once: bounds our send buffer and the server's
 MIN_RATE = 256  # octets/s a reply must average, after its first read_timeout, to go on
-
-
-@dataclass(frozen=True, slots=True)
-class Headers:
-    sender: str
-    subject: str
-    date: str
 
 
 @dataclass
@@ -562,33 +551,6 @@ def _b64(text: str) -> str:
     import base64
 
     return base64.b64encode(text.encode()).decode("ascii")
-
-
-_HEADER_PARSER = email.parser.HeaderParser(policy=email.policy.compat32)
-
-
-def _header_text(value: object) -> str:
-    """RFC 2047 decoding where needed; raw text where the encoding is broken."""
-    text = str(value)
-    if "=?" in text:
-        with contextlib.suppress(ValueError, LookupError, UnicodeError):
-            text = str(email.header.make_header(email.header.decode_header(text)))
-    return " ".join(text.split())
-
-
-def parse_headers(data: bytes) -> Headers:
-    """From / Subject / Date for the list; tolerant of broken encodings (they are only shown).
-
-    compat32 parsing plus RFC 2047 decoding only where a header carries "=?": the modern
-    header registry costs ten times more, and a list of 100,000 messages parses them all.
-    """
-    # Raw 8-bit headers are UTF-8 in practice (RFC 6532); anything else shows as U+FFFD.
-    message = _HEADER_PARSER.parsestr(data.decode("utf-8", "replace"))
-    values = []
-    for name in ("From", "Subject", "Date"):
-        value = message.get(name)
-        values.append("" if value is None else _header_text(value))
-    return Headers(*values)
 
 
 def open_session(

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.pop3.session import parse_headers
+from core.pop3.headers import parse_headers
 from core.store.maildir import Maildir
 
 __all__ = ["HEADER_LIMIT", "StoredEntry", "read_catalog"]

@@ -11,7 +11,7 @@ from gui.models.columns import ServerState
 class Row:
     """One message. Derived fields (short sender, timestamp, search text) are computed on
     first use: a list of 100,000 messages shows before they are all parsed. Sender and
-    subject arrive decoded (core.pop3.session.parse_headers, for both sources)."""
+    subject arrive decoded (core.pop3.headers.parse_headers, for both sources)."""
 
     __slots__ = ("_date_ts", "_search", "_sender_short", "date_raw", "detail", "eta_at",
                  "marked", "path", "rate", "receipt", "received", "sender", "seq", "server",
