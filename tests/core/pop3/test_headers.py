@@ -13,3 +13,8 @@ def test_headers_are_decoded_for_the_list() -> None:
     assert h.date == "Tue, 3 Mar 2026"
     assert parse_headers(b"\xff\xfe\r\n\r\n").subject == ""
 
+
+
+def test_an_encoded_word_with_an_unknown_charset_is_shown_raw() -> None:
+    h = parse_headers(b"Subject: =?x-unknown?q?abc?=\r\n\r\n")
+    assert h.subject == "=?x-unknown?q?abc?="
