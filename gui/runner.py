@@ -100,6 +100,7 @@ class AccountRunner(QObject):
         self.connection = ConnectionChanged(ConnectionState.DISCONNECTED)
         self.ever_connected = False  # "connection lost" only after a connection
         self.retry_reason = ""  # the last error that made the engine retry
+        self.login_delay: float | None = None  # the server's CAPA LOGIN-DELAY (s), once seen
         self.last_error: ErrorOccurred | None = None
         self.needs_password = False
         self.sign_in_expired = False  # an OAuth account whose grant the server refused
@@ -324,6 +325,8 @@ class AccountRunner(QObject):
     @Slot(object)
     def _on_connection(self, event: ConnectionChanged) -> None:
         self.connection = event
+        if event.login_delay is not None:
+            self.login_delay = event.login_delay
         if event.state is ConnectionState.CONNECTED:
             self.ever_connected = True
             self.last_error = None
@@ -340,7 +343,7 @@ class AccountRunner(QObject):
     def _on_error(self, event: ErrorOccurred) -> None:
         if event.fatal:
             self.last_error = event
-        else:
+        elif not event.left_on_server:  # a listing anomaly is no reason to reconnect
             self.retry_reason = event.message
         if event.auth and self.uses_oauth:
             self.sign_in_expired = True  # never a retry loop: the user signs in again

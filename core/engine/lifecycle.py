@@ -56,7 +56,7 @@ TABLE: dict[tuple[MessageState, Step], MessageState] = {
 }
 """Every transition there is. STORED and GONE are final but for VANISH."""
 
-ACTIVE = frozenset({S.QUEUED, S.DOWNLOADING, S.STALLED})
+ACTIVE = frozenset(s for s in S if s.active)  # the one definition: MessageState.active
 """On their way: what "pause all" catches and what keeps a session busy."""
 
 

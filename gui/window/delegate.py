@@ -18,13 +18,15 @@ from gui.models.columns import Column, MarkedRole, ReceivedRole, StateRole, Tota
 
 Index = QModelIndex | QPersistentModelIndex
 
-# States that show a bar; the others show only text.
-_BAR_STATES = {
-    MessageState.DOWNLOADING,
-    MessageState.PAUSED,
-    MessageState.STALLED,
-    MessageState.QUEUED,
-}
+
+def shows_bar(state: object, received: int) -> bool:
+    """A bar while a message is on its way (MessageState.active) or paused; a queued one
+    with no bytes yet shows only its text."""
+    if not isinstance(state, MessageState):
+        return False
+    if state is MessageState.QUEUED:
+        return received > 0
+    return state.active or state is MessageState.PAUSED
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -40,9 +42,7 @@ class MessageDelegate(QStyledItemDelegate):
         if index.column() != Column.PROGRESS:
             super().paint(painter, option, index)
             return
-        if state not in _BAR_STATES or (
-            state == MessageState.QUEUED and not index.data(ReceivedRole)
-        ):
+        if not shows_bar(state, int(index.data(ReceivedRole) or 0)):
             # text only, coloured and centred by the model: Qt's own painting
             super().paint(painter, option, index)
             return

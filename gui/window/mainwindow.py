@@ -56,7 +56,7 @@ from gui.window.closing import CloseGuard
 from gui.window.commands import Command, commit_report
 from gui.window.logdock import LogDock
 from gui.window.messagetable import MessageTable
-from gui.window.statusbar import StatusPanel
+from gui.window.statusbar import StatusPanel, login_delay_text
 from gui.window.welcome import WelcomePage
 
 
@@ -459,6 +459,8 @@ class MainWindow(QMainWindow):
         if runner is None:
             return
         self.log.note(runner.name, f"{event.state.value}: {event.detail}")
+        if event.login_delay is not None and event.state is ConnectionState.CONNECTED:
+            self.log.note(runner.name, login_delay_text(event.login_delay))
         if runner is self.registry.current:
             if event.state is ConnectionState.RECONNECTING:
                 self.status.reconnect_at(time.monotonic() + event.retry_in)
@@ -470,6 +472,12 @@ class MainWindow(QMainWindow):
     def _on_error(self, event: ErrorOccurred) -> None:
         runner = self._runner_of(self.sender())
         if runner is None:
+            return
+        if event.left_on_server:
+            self.log.note(runner.name, f"left on the server: {event.message}")
+            if runner is self.registry.current:
+                self.show_status(f"Left on the server (not downloaded, not deleted): "
+                                 f"{sanitize(event.message, 200)}", 30000)
             return
         self.log.note(runner.name, f"error: {event.message}")
         if event.certificate is not None:

@@ -22,6 +22,11 @@ from gui.runner import AccountRunner
 ICON_PX = 16
 
 
+def login_delay_text(seconds: float) -> str:
+    """The server's LOGIN-DELAY (RFC 2449) in words: why checks are not more frequent."""
+    return f"The server allows a login every {fmt.duration(seconds)}"
+
+
 class StatusPanel(QObject):
     """Puts its widgets into ``bar``; ``show_connection`` / ``show_totals`` fill them."""
 
@@ -39,6 +44,8 @@ class StatusPanel(QObject):
         self.secure_label.setObjectName("secureLabel")
         self.resume_label = QLabel()
         self.resume_label.setObjectName("resumeLabel")
+        self.login_delay_label = QLabel()
+        self.login_delay_label.setObjectName("loginDelayLabel")
         # The figures beside the bar, not on it: a style paints a bar's own text in two
         # colours, changing where the filled part ends.
         self.overall = QProgressBar()
@@ -55,7 +62,7 @@ class StatusPanel(QObject):
         row.addWidget(self.overall)
         self._overall_box = overall
         for w in (self.conn_label, self.retry_button, self.secure_icon, self.secure_label,
-                  self.resume_label, overall):
+                  self.resume_label, self.login_delay_label, overall):
             bar.addPermanentWidget(w)
         self.retry_button.hide()
         self._runner: AccountRunner | None = None
@@ -79,6 +86,7 @@ class StatusPanel(QObject):
             self.secure_label.clear()
             self.secure_icon.clear()
             self.resume_label.clear()
+            self.login_delay_label.clear()
             self.retry_button.hide()
             self._countdown.stop()
             return
@@ -130,6 +138,15 @@ class StatusPanel(QObject):
                 "connection open")
         else:
             self.resume_label.clear()
+        if runner.login_delay is not None:
+            self.login_delay_label.setText(
+                f"Logins every {fmt.duration(runner.login_delay)}")
+            self.login_delay_label.setToolTip(
+                login_delay_text(runner.login_delay) + " (LOGIN-DELAY): scheduled checks come no "
+                "more often")
+        else:
+            self.login_delay_label.clear()
+            self.login_delay_label.setToolTip("")
 
     def show_totals(self, t: Totals | None) -> None:
         if t is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sys
+import threading
 import time
 
 import pytest
@@ -18,6 +20,7 @@ from core.engine.events import (
     Progress,
     TranscriptLine,
 )
+from core.engine.intent import Intent
 from tests.support.engine import PASSWORD, Harness, Recorder
 from tests.support.mail import big_message, tricky_message
 
@@ -396,15 +399,15 @@ def test_resume_all_picks_up_partials_left_by_an_earlier_run(harness: Harness,
 
 def test_an_internal_error_is_reported_as_fatal_not_swallowed(harness: Harness,
                                                              recorder: Recorder, monkeypatch):
-    from core.engine.coordinator import Engine
+    from core.engine.worker import Worker
 
     _fill(harness, 1)
     harness.serve()
 
-    def broken(self: Engine) -> None:
+    def broken(self: Worker) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Engine, "_load_list", broken)
+    monkeypatch.setattr(Worker, "_load_list", broken)
     engine = harness.engine(recorder, auto_download=True)
     engine.start()
     assert engine.wait_idle(10)
@@ -479,3 +482,42 @@ def test_a_message_changed_on_the_server_is_detected_and_fetched_whole(harness: 
     assert second.wait_idle(30)
     assert harness.fetched() == [path.read_bytes()]
     assert any("changed" in e.detail for e in later.of(MessageStateChanged))
+
+
+def test_wait_idle_returns_after_a_fatal_error_however_the_threads_interleave(
+        harness: Harness, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``popfetch fetch`` waits with wait_idle() and no timeout. Under load the worker can
+    give up (a refused password) before start() has returned: the caller's thread is held
+    right after the worker starts until the worker is idle, as a loaded scheduler did, and
+    every later call must leave the engine idle again once the worker has seen it."""
+    harness.add(tricky_message(random.Random(1), 500))
+    harness.serve()
+    engine = harness.engine(recorder, password="wrong")
+    real_start = threading.Thread.start
+
+    def parked(thread: threading.Thread) -> bool:
+        """The worker sleeps in Intent.wait, having said it is idle."""
+        frame = sys._current_frames().get(thread.ident or 0)
+        while frame is not None:
+            if frame.f_code is Intent.wait.__code__:
+                return True
+            frame = frame.f_back
+        return False
+
+    def start_then_stall(thread: threading.Thread) -> None:
+        real_start(thread)
+        if thread.name == f"popfetch {engine.account.key}":
+            # the worker gave up and parked before start() goes on
+            deadline = time.monotonic() + 30
+            while not (engine.state is ConnectionState.FAILED and parked(thread)):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_stall)
+    engine.start()
+    monkeypatch.undo()
+    assert engine.wait_idle(10)
+    assert isinstance(engine.last_error, ErrorOccurred) and engine.last_error.fatal
+    for call in (engine.refresh, engine.retry_now, lambda: engine.mark(["x"])):
+        call()
+        assert engine.wait_idle(10)

@@ -34,7 +34,8 @@ def _engine(address: tuple[str, int], root: Path, recorder: Recorder, **kwargs: 
         account, password=lambda: "pw", listener=recorder,
         store=Store(root / "Mail", root / "state"),
         retry=RetryPolicy(initial=0.05, maximum=0.5, max_failures=50),
-        read_timeout=30.0, connect_timeout=30.0, **kwargs,  # type: ignore[arg-type]
+        read_timeout=kwargs.pop("read_timeout", 30.0), connect_timeout=30.0,  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -81,8 +82,8 @@ def test_a_trickling_reply_has_an_overall_deadline(tmp_path: Path) -> None:
     """One line every 0.2 s never trips the read timeout; the reply deadline ends it."""
     recorder = Recorder()
     with FakePop3([BIG], trickle="LIST") as server:
-        engine = _engine(server.address, tmp_path, recorder)
-        engine._read_timeout = 1.0  # the deadline is read_timeout + octets / MIN_RATE
+        # the deadline is read_timeout + octets / MIN_RATE
+        engine = _engine(server.address, tmp_path, recorder, read_timeout=1.0)
         engine.start()
         try:
             recorder.wait_for(lambda: any(

@@ -9,7 +9,14 @@ from core.engine.events import ListLoaded, MessageInfo, MessageState, Progress
 from gui.models.columns import Column
 from gui.models.filterproxy import MessageFilterProxy
 from gui.models.model import MessageListModel
-from gui.window.delegate import MOVING, STILL, TEXT_COLOUR, MessageDelegate, bar_option
+from gui.window.delegate import (
+    MOVING,
+    STILL,
+    TEXT_COLOUR,
+    MessageDelegate,
+    bar_option,
+    shows_bar,
+)
 
 
 def test_the_bar_carries_no_text_and_is_muted_unless_it_moves() -> None:
@@ -93,3 +100,11 @@ def test_progress_bar_fills_with_the_received_fraction(qtbot):
     empty, half, full = (filled(render(r)) for r in range(3))
     assert empty < half < full
     assert 0.3 < half / full < 0.7
+
+
+def test_a_bar_shows_for_what_is_on_its_way_or_paused_by_the_one_definition() -> None:
+    with_bytes = {s for s in MessageState if shows_bar(s, 10)}
+    assert with_bytes == {s for s in MessageState if s.active} | {MessageState.PAUSED}
+    without = {s for s in MessageState if shows_bar(s, 0)}
+    assert without == with_bytes - {MessageState.QUEUED}  # queued, nothing yet: text only
+    assert not shows_bar(None, 10)  # an empty cell
