@@ -160,7 +160,6 @@ def _prepare(args: argparse.Namespace) -> tuple[list[tuple[Account, str | TokenS
                                                 FetchOptions]:
     """The accounts with their credentials, and the run's options (see :func:`_fetch`)."""
     from core.engine.coordinator import RetryPolicy
-    from core.engine.retention import Retention, Rule
     from core.headless import FetchOptions
 
     from_flags = not (args.account or args.all)
@@ -178,10 +177,10 @@ def _prepare(args: argparse.Namespace) -> tuple[list[tuple[Account, str | TokenS
         opener = _store_opener(args) if args.deliver else None
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
-    retention = (Retention(Rule.WHEN_STORED) if args.delete
-                 else Retention() if args.keep else None)
+    # --delete / --keep are in each account's leave-on-server rule (the flags' account
+    # or the stored one overridden), which the run applies.
     options = FetchOptions(
-        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        max_size=args.max_size, read_timeout=args.timeout,
         connect_timeout=args.timeout,
         retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
         quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
