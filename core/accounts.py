@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.auth.passwords import keychain_key
+from core.auth.passwords import keychain_key, target_key
 from core.engine.retention import Rule
 from core.net import Security, TlsPolicy, normalize_fingerprint
-from core.store.targets import MaildirSpec, TargetSpec, parse_deliver
+from core.store.targets import ImapSpec, MaildirSpec, TargetSpec, parse_deliver
 
 __all__ = [
     "AUTH_METHODS",
@@ -219,6 +219,11 @@ class Account:
         if self.deliver is None:
             return MaildirSpec(self.maildir_path())
         return parse_deliver(self.deliver)
+
+    def target_key(self) -> str | None:
+        """The keychain key of its IMAP target's password; None for other targets."""
+        spec = self.target()
+        return target_key(spec) if isinstance(spec, ImapSpec) else None
 
     def _check_unattended(self) -> None:
         if self.check_every is not None and not (

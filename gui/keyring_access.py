@@ -87,15 +87,18 @@ class KeychainAccess(QObject):
         return BackgroundTask(lambda: _keychain().delete(key), on_error=on_error or self._report,
                               parent=self, executor=serial).start()
 
-    def move_password(self, old_key: str, new_key: str) -> BackgroundTask:
-        """The account's key changed: keep its saved password under the new key."""
+    def move_password(self, old_key: str, new_key: str, *, keep_old: bool = False
+                      ) -> BackgroundTask:
+        """A key changed: keep its saved password under the new key; under the old one
+        too with ``keep_old`` (another account still uses it)."""
 
         def work() -> None:
             keychain = _keychain()
             password = keychain.get(old_key)
             if password:
                 keychain.set(new_key, password)
-            keychain.delete(old_key)
+            if not keep_old:
+                keychain.delete(old_key)
 
         return BackgroundTask(work, on_error=self._report, parent=self,
                               executor=serial).start()

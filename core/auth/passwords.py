@@ -20,7 +20,8 @@ from core.text import sanitize
 if TYPE_CHECKING:
     from core.store.targets import ImapSpec
 
-__all__ = ["COMMAND_TIMEOUT", "from_command", "keychain_key", "stored", "target_password"]
+__all__ = ["COMMAND_TIMEOUT", "from_command", "keychain_key", "stored", "target_key",
+           "target_password"]
 
 COMMAND_TIMEOUT = 60.0  # a password manager may wait for its own unlock prompt
 
@@ -66,13 +67,19 @@ def stored(key: str) -> str | None:
         return None
 
 
+def target_key(spec: ImapSpec) -> str:
+    """The keychain user an IMAP target's password is saved under: USER@HOST:PORT of the
+    IMAP server, as the URL spells them (the app, ``accounts add`` and ``fetch`` agree)."""
+    return keychain_key(spec.user, spec.host, spec.port)
+
+
 def target_password(spec: ImapSpec, command: str | None = None) -> str:
     """An IMAP delivery target's password: ``command`` (``--deliver-password-command``)
     if given, else the keychain entry USER@HOST:PORT of the IMAP server (the one the
     app's account dialog saves). PasswordUnavailable names what to do otherwise."""
     if command:
         return from_command(command, "--deliver-password-command")
-    key = keychain_key(spec.user, spec.host, spec.port)
+    key = target_key(spec)
     password = stored(key)
     if password is None:
         raise PasswordUnavailable(

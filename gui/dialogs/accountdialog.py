@@ -1,11 +1,10 @@
-"""Add or edit an account; "Test connection" runs in the background. Also the password prompt."""
+"""Add or edit an account; "Test connection" runs in the background."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,27 +15,23 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from core.accounts import AUTH_METHODS, Account, OAuthSettings, default_port
+from core.accounts import AUTH_METHODS, Account, default_port
 from core.auth.oauth import OAuthTokens
 from core.auth.oauth_providers import PRESETS
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
-from core.errors import CertificateError, CertificateInfo, PopError
 from core.net import Security
-from core.text import sanitize
-from gui import fmt
 from gui.desktop.checksettings import CheckSettings
-from gui.dialogs.certdialog import CertificateDialog
+from gui.dialogs.connectiontest import ConnectionTest
 from gui.dialogs.deliverto import DeliverTo
+from gui.dialogs.providersignin import ProviderSignIn
+from gui.dialogs.trustedcert import TrustedCertificate
 from gui.keyring_access import NO_KEYCHAIN
-from gui.oauth import PROVIDER_CHOICES, SignIn, button_text
-from gui.tasks import BackgroundTask
 
 SECURITY_CHOICES = (
     (Security.TLS, "SSL/TLS"),
@@ -49,80 +44,6 @@ PLAINTEXT_WARNING = (
     "CRAM-MD5, can be read on the network. Use it only for a server on this computer or on "
     "a network you trust."
 )
-
-
-@dataclass(frozen=True)
-class TestResult:
-    secure: bool
-    capabilities: dict[str, tuple[str, ...]]
-    logged_in: bool
-    count: int = 0
-    size: int = 0
-    method: str = ""
-
-
-def test_connection(
-    account: Account, password: str | TokenSource | None, timeout: float = 15.0
-) -> TestResult:
-    """Connect, read CAPA, log in if a password (or, signed in with OAuth, a token source) is
-    given, STAT, QUIT. Blocking: a worker's job.
-
-    Nothing is marked in this session, so its QUIT deletes nothing.
-    """
-    from core.pop3.session import open_session
-
-    session = open_session(
-        account.host,
-        account.port,
-        account.security,
-        account.tls_policy(),
-        connect_timeout=timeout,
-        read_timeout=timeout,
-    )
-    try:
-        caps = dict(session.info.capabilities)
-        secure = session.info.secure
-        if not password:
-            return TestResult(secure, caps, False)
-        method = session.login(
-            account.user, password, method=account.auth, allow_plaintext=account.allow_plaintext
-        )
-        count, size = session.stat()
-        session.quit()
-        return TestResult(secure, caps, True, count, size, method)
-    finally:
-        session.close()
-
-
-def describe(result: TestResult) -> str:
-    caps = result.capabilities
-    lines = [
-        "Connection: " + ("encrypted (TLS)" if result.secure else "NOT encrypted"),
-        "Resume mid-message (EXT-RETR): " + ("yes" if "EXT-RETR" in caps else
-                                             "no: an interrupted download restarts from 0"),
-        "Pipelining: " + ("yes" if "PIPELINING" in caps else "no"),
-        "Unique IDs (UIDL): " + ("yes" if "UIDL" in caps else "no"),
-    ]
-    if "SASL" in caps:
-        lines.append("Sign-in methods (SASL): " + " ".join(caps["SASL"]))
-    if "LOGIN-DELAY" in caps:
-        lines.append(f"Minimum time between logins: {' '.join(caps['LOGIN-DELAY'])} s")
-    if "IMPLEMENTATION" in caps:
-        lines.append("Server: " + " ".join(caps["IMPLEMENTATION"]))
-    lines.append("Server offers: " + (" ".join(sorted(caps)) or "(no CAPA)"))
-    if result.logged_in:
-        lines.append(
-            f"Signed in ({result.method}): {result.count} messages, {fmt.size(result.size)}"
-        )
-    else:
-        lines.append("Not signed in (no password given)")
-    return "\n".join(sanitize(line) for line in lines)
-
-
-def fingerprint_text(sha256: str) -> str:
-    """"AB:CD:…" in groups, as certificate viewers show it."""
-    hexa = sha256.replace(":", "").upper()
-    return ":".join(hexa[i : i + 2] for i in range(0, len(hexa), 2))
 
 
 class AccountDialog(QDialog):
@@ -148,31 +69,19 @@ class AccountDialog(QDialog):
         self.password: str | None = None
         self.save_password = True
         self.target_credentials: tuple[str, str] | None = None
-        self._pinned = account.pinned_sha256 if account else None
         self._cafile = account.cafile if account else None
         self._port_auto = account is None or account.port == default_port(account.security)
         self._maildir_auto = account is None
-        self._last_cert: CertificateInfo | None = None
-        self._test: BackgroundTask | None = None
-        self._sign_in: SignIn | None = None
-        # An account saved with OAuth settings was signed in when it was saved.
-        # Where a refresh token is: the saved account's (it moves with a changed key), and
-        # the key a sign-in in this dialog filed its token under.
-        self._stored_key = account.key if account and account.oauth else None
-        self._fresh_key: str | None = None
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.form = form
         layout.addLayout(form)
 
-        self.provider_combo = QComboBox()
-        self.provider_combo.setObjectName("providerCombo")
-        for key, label in PROVIDER_CHOICES:
-            self.provider_combo.addItem(label, key)
-        self.provider_combo.setToolTip("Gmail and Outlook sign in through your browser (OAuth); "
-                                       "server settings are filled in")
-        form.addRow("Pro&vider:", self.provider_combo)
+        # The provider choice, and the sign-in rows that stand in for the password.
+        self.oauth = ProviderSignIn(account, self)
+        self.oauth.requested.connect(self.start_sign_in)
+        form.addRow("Pro&vider:", self.oauth.provider_combo)
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("optional, e.g. Work")
@@ -232,30 +141,7 @@ class AccountDialog(QDialog):
         form.addRow("", self.keychain_note)
         self.set_keychain_available(keychain_available, keychain_problem)
 
-        self.sign_in_row = QWidget()
-        srow = QHBoxLayout(self.sign_in_row)
-        srow.setContentsMargins(0, 0, 0, 0)
-        self.sign_in_button = QPushButton("Sign in")
-        self.sign_in_button.setObjectName("signInButton")
-        self.sign_in_button.setToolTip("Opens your browser at the provider's sign-in page; "
-                                       "the password never reaches popfetch")
-        self.sign_in_button.clicked.connect(self.start_sign_in)
-        self.sign_in_status = QLabel()
-        self.sign_in_status.setObjectName("signInStatus")
-        self.sign_in_status.setWordWrap(True)
-        srow.addWidget(self.sign_in_button)
-        srow.addWidget(self.sign_in_status, 1)
-        form.addRow("Sign-in:", self.sign_in_row)
-        self.client_id_edit = QLineEdit()
-        self.client_id_edit.setObjectName("clientIdEdit")
-        self.client_id_edit.setPlaceholderText("from this installation's oauth.json")
-        self.client_id_edit.setToolTip("The client ID of popfetch's app registration with the "
-                                       "provider (see README); empty: the installation's")
-        form.addRow("Client &ID:", self.client_id_edit)
-        self.tenant_edit = QLineEdit()
-        self.tenant_edit.setPlaceholderText("common")
-        self.tenant_edit.setToolTip("Your organisation's tenant ID or domain; empty: common")
-        form.addRow("&Tenant:", self.tenant_edit)
+        self.oauth.add_rows(form)
 
         maildir_row = QWidget()
         mrow = QHBoxLayout(maildir_row)
@@ -278,44 +164,17 @@ class AccountDialog(QDialog):
         self.auth_combo.setToolTip("auto: the safest method the server offers")
         form.addRow("Sign-in &method:", self.auth_combo)
 
-        self.cert_row = QWidget()
-        crow = QHBoxLayout(self.cert_row)
-        crow.setContentsMargins(0, 0, 0, 0)
-        self.cert_label = QLabel()
-        self.cert_label.setObjectName("trustedCertificate")
-        self.cert_label.setWordWrap(True)
-        self.cert_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.forget_cert = QPushButton("Remove")
-        self.forget_cert.setObjectName("forgetCertificate")
-        self.forget_cert.setToolTip("Stop trusting this certificate: popfetch asks again "
-                                    "the next time the server shows it")
-        self.forget_cert.clicked.connect(self.remove_pin)
-        crow.addWidget(self.cert_label, 1)
-        crow.addWidget(self.forget_cert)
-        form.addRow("Trusted certificate:", self.cert_row)
-        self._show_pin()
+        self.trusted_cert = TrustedCertificate(account.pinned_sha256 if account else None)
+        form.addRow("Trusted certificate:", self.trusted_cert)
 
         # Interval, auto-download, size limit, leave-on-server rule (gui/desktop).
         self.check_settings = CheckSettings()
         layout.addWidget(self.check_settings)
 
-        trow = QHBoxLayout()
-        self.test_button = QPushButton("&Test connection")
-        self.test_button.setToolTip("Connect in the background and show what the server offers")
-        self.test_button.clicked.connect(self.start_test)
-        self.cert_button = QPushButton("Review certificate…")
-        self.cert_button.setVisible(False)
-        self.cert_button.clicked.connect(self.review_certificate)
-        trow.addWidget(self.test_button)
-        trow.addWidget(self.cert_button)
-        trow.addStretch(1)
-        layout.addLayout(trow)
-        self.test_output = QPlainTextEdit()
-        self.test_output.setObjectName("testOutput")
-        self.test_output.setReadOnly(True)
-        self.test_output.setMaximumHeight(150)
-        self.test_output.setPlaceholderText("Test the connection to see what the server offers.")
-        layout.addWidget(self.test_output)
+        self.connection_test = ConnectionTest()
+        self.connection_test.requested.connect(self.start_test)
+        self.connection_test.trusted.connect(self._trust)
+        layout.addWidget(self.connection_test)
 
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #b00020;")
@@ -341,15 +200,10 @@ class AccountDialog(QDialog):
             self.auth_combo.setCurrentText(account.auth)
             self.check_settings.load(account)
             self.plaintext_check.setChecked(account.allow_plaintext)
-            if account.oauth is not None:
-                self.provider_combo.setCurrentIndex(
-                    max(self.provider_combo.findData(account.oauth.provider), 0))
-                self.client_id_edit.setText(account.oauth.client_id)
-                self.tenant_edit.setText(account.oauth.tenant)
         else:
             self.port_spin.setValue(default_port(Security.TLS))
         self._show_provider(fill=False)
-        self.provider_combo.currentIndexChanged.connect(lambda: self._show_provider(fill=True))
+        self.oauth.chosen.connect(lambda: self._show_provider(fill=True))
         self.security_combo.currentIndexChanged.connect(self._security_changed)
         self.port_spin.valueChanged.connect(self._port_edited)
         self.host_edit.textEdited.connect(self._suggest_maildir)
@@ -419,13 +273,9 @@ class AccountDialog(QDialog):
 
     # --- OAuth providers ----------------------------------------------------------------
 
-    def provider(self) -> str:
-        """The chosen OAuth provider's key, or "" for a password account."""
-        return str(self.provider_combo.currentData() or "")
-
     def _show_provider(self, *, fill: bool) -> None:
         """A provider turns the password into a sign-in button; ``fill`` takes its server."""
-        provider = self.provider()
+        provider = self.oauth.provider()
         oauth = bool(provider)
         preset = PRESETS.get(provider)
         if fill and preset is not None:
@@ -439,26 +289,11 @@ class AccountDialog(QDialog):
             self.auth_combo.setCurrentText("xoauth2")
         elif not oauth and bearer:
             self.auth_combo.setCurrentText("auto")  # a password account has no token to send
-        if fill:  # another provider: no token of the old one counts
-            self._stored_key = self._fresh_key = None
         for widget in (self.password_edit, self.keychain_check):
             self.form.setRowVisible(widget, not oauth)
         # set_keychain_available disables the box exactly when its note has something to say
         note = not oauth and not self.keychain_check.isEnabled()
         self.form.setRowVisible(self.keychain_note, note)
-        self.form.setRowVisible(self.sign_in_row, oauth)
-        self.form.setRowVisible(self.client_id_edit, oauth)
-        self.form.setRowVisible(self.tenant_edit, provider == "microsoft")
-        self.sign_in_button.setText(button_text(provider))
-        self.sign_in_status.setText("Signed in" if self.signed_in else "Not signed in yet")
-
-    def _oauth_settings(self) -> OAuthSettings | None:
-        provider = self.provider()
-        if not provider:
-            return None
-        return OAuthSettings(provider, client_id=self.client_id_edit.text().strip(),
-                             tenant=self.tenant_edit.text().strip()
-                             if provider == "microsoft" else "")
 
     @Slot()
     def start_sign_in(self) -> None:
@@ -470,42 +305,10 @@ class AccountDialog(QDialog):
             self.error_label.setText(f"Please check the fields: {exc}")
             return
         self.error_label.clear()
-        self.sign_in_button.setEnabled(False)
-        self.sign_in_status.setText("Waiting for the browser…")
-        self._sign_in = SignIn(account, self)
-        self._sign_in.succeeded.connect(lambda key=account.key: self._signed_in(key))
-        self._sign_in.failed.connect(self._sign_in_failed)
-        self._sign_in.start()
-
-    @property
-    def signed_in(self) -> bool:
-        return self._fresh_key is not None or self._stored_key is not None
-
-    @property
-    def signed_in_now(self) -> bool:
-        """A sign-in in this dialog stored a new refresh token (under the account's key)."""
-        return self._fresh_key is not None
-
-    def _signed_in_for(self, account: Account) -> bool:
-        """A refresh token will be found under ``account.key``: signed in here as exactly
-        this account, or (no sign-in here) the saved account's token, moved with its key."""
-        if self._fresh_key is not None:
-            return self._fresh_key == account.key
-        return self._stored_key is not None
-
-    def _signed_in(self, key: str) -> None:
-        self._fresh_key = key
-        self.sign_in_button.setEnabled(True)
-        self.sign_in_status.setText(f"Signed in as {self.user_edit.text().strip()}")
-
-    @Slot(str)
-    def _sign_in_failed(self, reason: str) -> None:
-        self.sign_in_button.setEnabled(True)
-        self.sign_in_status.setText(f"Not signed in: {reason}")
+        self.oauth.start(account)
 
     def done(self, result: int) -> None:
-        if self._sign_in is not None:
-            self._sign_in.cancel()  # the listener stops waiting for a browser
+        self.oauth.cancel()
         super().done(result)
 
     def build_account(self) -> Account:
@@ -518,10 +321,10 @@ class AccountDialog(QDialog):
             maildir=self.maildir_edit.text().strip(),
             name=self.name_edit.text().strip(),
             cafile=self._cafile,
-            pinned_sha256=self._pinned,
+            pinned_sha256=self.trusted_cert.pinned,
             allow_plaintext=self.security() is Security.NONE and self.plaintext_check.isChecked(),
             auth=self.auth_combo.currentText(),
-            oauth=self._oauth_settings(),
+            oauth=self.oauth.settings(),
             password_command=self.original.password_command if self.original else None,
             deliver=self.deliver_to.url(),
         ))
@@ -536,71 +339,17 @@ class AccountDialog(QDialog):
             self.error_label.setText(str(exc))
             return
         self.error_label.clear()
-        self.cert_button.setVisible(False)
         password: str | TokenSource | None = self.password_edit.text() or None
         if account.oauth is not None:
-            password = OAuthTokens.for_account(account) if self._signed_in_for(account) else None
-        self.test_output.setPlainText(f"Connecting to {account.host}:{account.port}…")
-        self.test_button.setEnabled(False)
-        self._test = BackgroundTask(lambda: test_connection(account, password),
-                                    on_error=self._test_failed, parent=self,
-                                    name="test connection")
-        self._test.done.connect(self._test_done)
-        self._test.start()
+            signed_in = self.oauth.signed_in_for(account)
+            password = OAuthTokens.for_account(account) if signed_in else None
+        self.connection_test.start(account, password)
 
-    @Slot(object)
-    def _test_done(self, result: TestResult) -> None:
-        self.test_button.setEnabled(True)
-        self.test_output.setPlainText(describe(result))
-
-    def _test_failed(self, exc: BaseException) -> None:
-        self.test_button.setEnabled(True)
-        if isinstance(exc, CertificateError):
-            self._last_cert = exc.info
-            self.cert_button.setVisible(True)
-            self.test_output.setPlainText(
-                f"The server's certificate is not trusted: {sanitize(exc.info.error)}\n"
-                f"SHA-256 {exc.info.sha256}\nReview it to decide whether to trust it."
-            )
-            return
-        kind = "Failed" if isinstance(exc, PopError | OSError) else "Unexpected error"
-        self.test_output.setPlainText(f"{kind}: {sanitize(str(exc))}")
-
-    @Slot()
-    def review_certificate(self) -> None:
-        if self._last_cert is None:
-            return
-        name = self.name_edit.text().strip() or self.host_edit.text().strip()
-        dialog = CertificateDialog(self._last_cert, name, self)
-        dialog.accepted.connect(self._trust_reviewed)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-
-    @Slot()
-    def _trust_reviewed(self) -> None:
-        if self._last_cert is None:
-            return
-        self._pinned = self._last_cert.sha256
-        self._show_pin()
-        self.cert_button.setVisible(False)
-        self.test_output.appendPlainText("Certificate trusted for this account (pinned).")
+    @Slot(str)
+    def _trust(self, sha256: str) -> None:
+        """The user trusted the certificate the test met: pin it and test again."""
+        self.trusted_cert.set_pinned(sha256)
         self.start_test()
-
-    def _show_pin(self) -> None:
-        if self._pinned:
-            self.cert_label.setText(f"SHA-256 {fingerprint_text(self._pinned)}")
-            self.cert_label.setToolTip("A certificate you chose to trust for this account, "
-                                       "although it could not be verified")
-        else:
-            self.cert_label.setText("none: only certificates the system trusts")
-            self.cert_label.setToolTip("")
-        self.forget_cert.setVisible(bool(self._pinned))
-
-    @Slot()
-    def remove_pin(self) -> None:
-        """Forget the pinned certificate (saved with the account)."""
-        self._pinned = None
-        self._show_pin()
 
     # --- accept ----------------------------------------------------------------------
 
@@ -610,49 +359,11 @@ class AccountDialog(QDialog):
         except ValueError as exc:
             self.error_label.setText(f"Please check the fields: {exc}")
             return
-        if account.oauth is not None and not self._signed_in_for(account):
-            self.error_label.setText(f"Sign in first ({self.sign_in_button.text()}).")
+        if account.oauth is not None and not self.oauth.signed_in_for(account):
+            self.error_label.setText(f"Sign in first ({self.oauth.sign_in_button.text()}).")
             return
         self.account = account
         self.password = None if account.oauth else self.password_edit.text() or None
         self.save_password = self.keychain_check.isEnabled() and self.keychain_check.isChecked()
         self.target_credentials = self.deliver_to.imap_credentials()
         super().accept()
-
-
-class PasswordDialog(QDialog):
-    """Asks for an account's password (no keychain, nothing stored, or refused)."""
-
-    def __init__(
-        self, account: Account, reason: str, keychain_available: bool, parent: QWidget | None = None
-    ):
-        super().__init__(parent)
-        self.setObjectName("passwordDialog")
-        self.setWindowTitle("Password")
-        layout = QVBoxLayout(self)
-        text = QLabel(f"Password for <b>{account.user}</b> on <b>{account.host}</b>")
-        layout.addWidget(text)
-        if reason:
-            why = QLabel(reason)
-            why.setWordWrap(True)
-            layout.addWidget(why)
-        self.edit = QLineEdit()
-        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
-        layout.addWidget(self.edit)
-        self.remember = QCheckBox("Save the password in the system keychain")
-        self.remember.setChecked(keychain_available)
-        self.remember.setEnabled(keychain_available)
-        self.remember.setVisible(keychain_available)
-        layout.addWidget(self.remember)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(380)
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-
-
-def with_pin(account: Account, sha256: str) -> Account:
-    return replace(account, pinned_sha256=sha256)

@@ -259,7 +259,7 @@ class DeliverTo(QWidget):
         if self.kind is not Kind.IMAP or not self.imap_password.text():
             return None
         spec = self.imap_spec()
-        return passwords.keychain_key(spec.user, spec.host, spec.port), self.imap_password.text()
+        return passwords.target_key(spec), self.imap_password.text()
 
     # --- test connection ----------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class DeliverTo(QWidget):
             return
         typed = self.imap_password.text()
         cafile = self._cafile
-        key = passwords.keychain_key(spec.user, spec.host, spec.port)
+        key = passwords.target_key(spec)
 
         def run() -> str:  # on the worker: the keychain and the network may block
             password = typed or passwords.stored(key)

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QMessageBox
 from core.accounts import AccountBook
 from core.engine.events import ErrorOccurred
 from core.text import sanitize
-from gui.dialogs.accountdialog import PasswordDialog, with_pin
 from gui.dialogs.certdialog import CertificateDialog
+from gui.dialogs.passworddialog import PasswordDialog, with_pin
 from gui.host import Host
 from gui.runner import AccountRunner, PasswordRequest
 from gui.tasks import BackgroundTask, serial

@@ -149,15 +149,29 @@ class AccountManager(QObject):
             else:
                 self._keychain.move_password(old_key, account.key)
             old_token, new_token = refresh_token_key(old_key), refresh_token_key(account.key)
-            if dialog.signed_in_now:  # the new sign-in is filed under the new key already
+            if dialog.oauth.signed_in_now:  # the new sign-in is filed under the new key already
                 self._keychain.delete_password(old_token)
             elif account.oauth is not None:
                 self._keychain.move_password(old_token, new_token)
         target = dialog.target_credentials[1] if dialog.target_credentials else None
-        self._replace_runner(old, account, password, target)
+        moved = target is None and self._move_target_password(old.account, account)
+        self._replace_runner(old, account, password, target, keychain_first=moved)
+
+    def _move_target_password(self, old: Account, new: Account) -> bool:
+        """The IMAP target's user, host or port changed and no password was typed: the saved
+        one follows to the new key, as an account's own does (and stays under the old key
+        while another account delivers there). True when a move was asked for."""
+        old_key, new_key = old.target_key(), new.target_key()
+        if old_key is None or new_key is None or old_key == new_key:
+            return False
+        shared = any(r.account.target_key() == old_key for r in self._registry
+                     if r.account.key != old.key)
+        self._keychain.move_password(old_key, new_key, keep_old=shared)
+        return True
 
     def _replace_runner(self, old: AccountRunner, account: Account, password: str | None,
-                        target_password: str | None = None) -> None:
+                        target_password: str | None = None, *,
+                        keychain_first: bool = False) -> None:
         """Settings changed: stop the old engine (off the GUI thread), then start a new one."""
         index = self._registry.index(old)
         old.bridge.close()
@@ -171,7 +185,18 @@ class AccountManager(QObject):
             runner.set_target_password(target_password)
         self._registry.add(runner, index)
         self._registry.set_current(runner)
-        self._stop(old, then=runner.start)
+        if keychain_first:  # the engine reads the keychain: let the queued writes land first
+            self._stop(old, then=lambda: self._after_queued_writes(runner.start))
+        else:
+            self._stop(old, then=runner.start)
+
+    def _after_queued_writes(self, then: Callable[[], None]) -> None:
+        """``then``, once the file and keychain writes asked for so far have run (they run
+        in order on one thread)."""
+        task = BackgroundTask(lambda: None, on_error=self._save_failed, parent=self,
+                              executor=serial, name="after queued writes")
+        task.finished.connect(then)
+        task.start()
 
     def _stop(self, runner: AccountRunner, then: Callable[[], None] | None = None) -> None:
         def failed(exc: BaseException) -> None:

@@ -286,6 +286,14 @@ def test_a_deliver_url_is_kept_and_round_trips_through_the_file(tmp_path: Path):
                                        "Archive/POP", True)
 
 
+def test_only_an_imap_target_has_a_keychain_key():
+    imap = make(deliver="imap://me@example.com@Imap.Example.org:1143/INBOX")
+    assert imap.target_key() == "me@example.com@Imap.Example.org:1143"  # as fetch looks
+    assert make(deliver="imaps://me@[::1]/INBOX").target_key() == "me@[::1]:993"
+    assert make(deliver="mbox:/m").target_key() is None
+    assert make().target_key() is None
+
+
 def test_a_maildir_url_is_the_maildir_field():
     account = make(deliver="maildir:/srv/mail/me")
     assert (account.deliver, account.maildir) == (None, "/srv/mail/me")

@@ -125,3 +125,100 @@ def test_the_file_never_holds_a_password(memory_keyring, tmp_path):
     doc = json.loads((tmp_path / "config" / "popfetch" / "accounts.json").read_text())
     assert set(doc["accounts"][0]) >= {"name", "host", "password_command"}
     assert "password" not in doc["accounts"][0]
+
+
+def test_deliver_to_an_mbox_is_kept_listed_and_where_fetch_account_delivers(
+        capsys, tmp_path, monkeypatch):
+    import mailbox
+
+    from core.demoserver import DemoServer
+    from tests.support.mail import write_message
+
+    src = tmp_path / "src"
+    for sub in ("tmp", "new", "cur"):
+        (src / sub).mkdir(parents=True)
+    write_message(src, b"Subject: into the mbox\n\nhello\n")
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with DemoServer(src, users={"ann": "pop-pw"}) as server:
+        host, port = server.address
+        assert main(["accounts", "add", "work", "--host", host, "--port", str(port),
+                     "--security", "none", "--allow-plaintext", "--user", "ann",
+                     "--password-command", "echo pop-pw", "--deliver", "mbox:~/box"]) == 0
+        box = tmp_path / "home" / "box"
+        [account] = AccountBook().load()
+        assert account.deliver == f"mbox:{box}"  # absolute: cron has another cwd and home
+        capsys.readouterr()
+        assert main(["accounts", "list"]) == 0
+        assert capsys.readouterr().out.split("\t")[3] == f"mbox:{box}"
+        assert main(["fetch", "--account", "work", "-q"]) == 0
+    assert [m["Subject"] for m in mailbox.mbox(str(box))] == ["into the mbox"]
+
+
+@pytest.mark.parametrize("url", ["mda:/usr/bin/procmail -d ann", "lmtp:127.0.0.1:24",
+                                 "lmtp:/run/dovecot/lmtp"])
+def test_deliver_urls_are_kept_as_given(capsys, url):
+    assert add("work", "--password-command", "x", "--deliver", url) == 2  # with --maildir
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main(["accounts", "add", "work", "--host", "h", "--security", "tls", "--user", "u",
+                 "--password-command", "x", "--deliver", url]) == 0
+    [account] = AccountBook().load()
+    assert account.deliver == url and account.target() is not None
+    capsys.readouterr()
+    main(["accounts", "list"])
+    assert capsys.readouterr().out.split("\t")[3] == url
+
+
+def test_deliver_maildir_is_the_maildir(tmp_path):
+    assert main(["accounts", "add", "work", "--host", "h", "--security", "tls", "--user", "u",
+                 "--password-command", "x", "--deliver", "maildir:mail/w"]) == 0
+    [account] = AccountBook().load()
+    assert (account.deliver, account.maildir) == (None, str(tmp_path / "mail" / "w"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(("--deliver", "pigeon:home"), "unknown kind 'pigeon'"),
+     (("--deliver", "imap://imap.example.org/INBOX"), "the user is missing"),
+     (("--deliver", "imaps://me:pw@imap.example.org/INBOX"), "no password or options in the URL"),
+     (("--deliver", "lmtp:localhost"), "a port is required"),
+     (("--deliver", "mbox:/m", "--deliver-password-command", "echo x"),
+      "--deliver-password-command is for imap:// and imaps:// targets")],
+)
+def test_a_bad_deliver_url_is_a_usage_error(capsys, memory_keyring, extra, message):
+    assert main(["accounts", "add", "work", "--host", "h", "--security", "tls", "--user", "u",
+                 "--password-command", "x", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert AccountBook().load() == [] and memory_keyring.passwords == {}
+
+
+IMAP = "imaps://me@example.com@Imap.Example.org/Archive/POP"
+
+
+def imap_add(*extra: str) -> int:
+    return main(["accounts", "add", "work", "--host", "pop.example.org", "--security", "tls",
+                 "--user", "ann", "--deliver", IMAP, *extra])
+
+
+def test_an_imap_targets_password_command_saves_it_under_the_imap_server(
+        capsys, memory_keyring, tmp_path):
+    assert imap_add("--password-command", "cat pop-pw",
+                    "--deliver-password-command", "printf 'imap pw\\nsecond line'") == 0
+    # where fetch --deliver and the app look: USER@HOST:PORT as the URL spells them
+    assert memory_keyring.passwords == {(SERVICE, "me@example.com@Imap.Example.org:993"): "imap pw"}
+    [account] = AccountBook().load()
+    assert account.deliver == IMAP and account.password_command == "cat pop-pw"
+    accounts = (tmp_path / "config" / "popfetch" / "accounts.json").read_text()
+    assert "imap pw" not in accounts and json.loads(accounts)["accounts"][0]["deliver"] == IMAP
+
+
+def test_both_passwords_are_asked_before_any_is_saved(capsys, memory_keyring, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115 - closed by pytest
+    # the IMAP one from its command, the account's own cannot be asked: nothing is kept
+    assert imap_add("--deliver-password-command", "echo imap") == 2
+    assert "give --password-command CMD" in capsys.readouterr().err
+    assert imap_add("--password-command", "x") == 2
+    assert "or give --deliver-password-command CMD" in capsys.readouterr().err
+    assert imap_add("--password-command", "x", "--deliver-password-command", "false") == 2
+    assert "--deliver-password-command" in capsys.readouterr().err
+    assert AccountBook().load() == [] and memory_keyring.passwords == {}

@@ -198,8 +198,9 @@ def test_account_dialog_puts_the_password_in_the_keychain_only(
     dialog.password_edit.setText(secret)
     dialog.maildir_edit.setText(str(tmp_path / "alice-mail"))
     dialog.start_test()
-    qtbot.waitUntil(lambda: "Signed in" in dialog.test_output.toPlainText(), timeout=TIMEOUT)
-    assert "EXT-RETR" in dialog.test_output.toPlainText()
+    output = dialog.connection_test.output
+    qtbot.waitUntil(lambda: "Signed in" in output.toPlainText(), timeout=TIMEOUT)
+    assert "EXT-RETR" in output.toPlainText()
     dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
 
     key = f"alice@{host}:{port}"

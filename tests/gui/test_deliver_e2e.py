@@ -127,3 +127,53 @@ def test_an_imap_target_chosen_in_the_dialog_gets_the_mail_and_its_password_the_
     runner.download()
     qtbot.waitUntil(lambda: len(dovecot.files(target.name)) == 3, timeout=TIMEOUT)
     assert sorted(dovecot.contents(target.name)) == sorted(messages)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["alone", "shared-with-another"])
+def test_a_changed_imap_target_port_takes_its_saved_password_along(
+        qtbot: Any, window: MainWindow, dovecot_both: Dovecot, tmp_path: Path,
+        keyring_backend: MemoryKeyring, shared: bool) -> None:
+    """Edit account: the target moves from STARTTLS (143-style) to SSL/TLS on another port,
+    the IMAP password not retyped. The saved one follows to the new USER@HOST:PORT (and
+    stays under the old one while another account delivers there), and the mail arrives."""
+    dovecot = dovecot_both
+    tag = secrets.token_hex(4)
+    source = dovecot.add_user(f"mv{tag}", secrets.token_urlsafe(12))
+    target = dovecot.add_user(f"mvt{tag}", secrets.token_urlsafe(12))
+    messages = make_messages(2, tag=tag)
+    dovecot.fill(source.name, messages)
+    old_key = f"{target.name}@127.0.0.1:{dovecot.imap_port}"
+    new_key = f"{target.name}@127.0.0.1:{dovecot.imaps_port}"
+    account = Account(host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS,
+                      user=source.name, maildir=str(tmp_path / "unused-Maildir"),
+                      cafile=str(dovecot.ca_pem), deliver=f"imap://{old_key}/INBOX")
+    keyring_backend.set_password("popfetch", account.key, source.password)
+    keyring_backend.set_password("popfetch", old_key, target.password)
+    if shared:  # another POP3 account delivering to the same IMAP mailbox
+        other = Account(host="127.0.0.1", port=dovecot.pop3s_port, security=Security.TLS,
+                        user=f"other{tag}", maildir=str(tmp_path / "other"),
+                        cafile=str(dovecot.ca_pem), deliver=f"imap://{old_key}/INBOX")
+        window.add_runner(other)
+    runner = window.add_runner(account)
+    window.select_runner(runner)
+
+    window.acts.edit.trigger()
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, AccountDialog))
+    deliver = dialog.deliver_to
+    assert deliver.kind is Kind.IMAP and deliver.imap_password.text() == ""
+    deliver.imap_security.setCurrentIndex(0)  # SSL/TLS
+    deliver.imap_port.setValue(dovecot.imaps_port)
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert dialog.error_label.text() == ""
+
+    qtbot.waitUntil(lambda: keyring_backend.passwords.get(("popfetch", new_key))
+                    == target.password, timeout=TIMEOUT)
+    kept = keyring_backend.passwords.get(("popfetch", old_key))
+    assert kept == (target.password if shared else None)
+    edited = window.current
+    assert edited is not None and edited.account.deliver == f"imaps://{new_key}/INBOX"
+    qtbot.waitUntil(lambda: edited.model.rowCount() == 2, timeout=TIMEOUT)
+    edited.download()
+    qtbot.waitUntil(lambda: len(dovecot.files(target.name)) == 2, timeout=TIMEOUT)
+    assert sorted(dovecot.contents(target.name)) == sorted(messages)
+    assert edited.last_error is None

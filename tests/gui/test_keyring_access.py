@@ -16,6 +16,17 @@ def test_a_changed_key_keeps_the_password(qtbot: Any, keyring_backend: MemoryKey
     assert keyring_backend.passwords == {("popfetch", "me@new:995"): "pw"}
 
 
+def test_a_key_another_account_uses_keeps_its_entry(qtbot: Any,
+                                                    keyring_backend: MemoryKeyring) -> None:
+    keyring_backend.passwords[("popfetch", "me@imap:143")] = "pw"
+    access = KeychainAccess()
+    with qtbot.waitSignal(access.move_password("me@imap:143", "me@imap:993",
+                                               keep_old=True).finished):
+        pass
+    assert keyring_backend.passwords == {("popfetch", "me@imap:143"): "pw",
+                                         ("popfetch", "me@imap:993"): "pw"}
+
+
 def test_a_keychain_that_refuses_to_delete_is_reported(qtbot: Any) -> None:
     access = KeychainAccess()
     with installed(BrokenKeyring(RuntimeError("locked"))), \

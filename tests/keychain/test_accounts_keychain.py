@@ -91,3 +91,59 @@ def test_add_asks_on_the_terminal_and_fetch_finds_it_in_the_keychain(
     assert removed.returncode == 0, removed.stderr
     gone = secret_service.secret_tool("lookup", "service", "popfetch", "username", key)
     assert gone.stdout == ""
+
+
+def test_add_asks_the_imap_targets_password_and_fetch_account_delivers_there(
+    secret_service: SecretServiceEnv, tmp_path: Path
+) -> None:
+    """``accounts add --deliver imaps://…`` on a terminal: the IMAP password lands in the
+    Secret Service under the IMAP server's USER@HOST:PORT, and ``fetch --account`` appends
+    into Dovecot with it."""
+    from tests.interop.targets.conftest import start_dovecot
+
+    imap_password = "imap-Pässwort typed"
+    src = tmp_path / "src"
+    for sub in ("tmp", "new", "cur"):
+        (src / sub).mkdir(parents=True)
+    write_message(src, b"Subject: to IMAP\n\nhello\n")
+    env = {**os.environ, **secret_service.env,
+           "DBUS_SESSION_BUS_ADDRESS": secret_service.bus_address,
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring",
+           "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_STATE_HOME": str(tmp_path / "state")}
+    env.pop("POPFETCH_PASSWORD", None)
+    dovecot = start_dovecot()
+    try:
+        dovecot.add_user("kc", imap_password)
+        key = f"kc@127.0.0.1:{dovecot.imaps_port}"
+        url = f"imaps://kc@127.0.0.1:{dovecot.imaps_port}/INBOX"
+        with DemoServer(src, users={"dora": "pop-pw"}) as server:
+            host, port = server.address
+            command = [sys.executable, "-m", "core.cli", "accounts", "add", "home",
+                       "--host", host, "--port", str(port), "--security", "none",
+                       "--allow-plaintext", "--user", "dora", "--password-command",
+                       "echo pop-pw", "--cafile", str(dovecot.ca_pem), "--deliver", url]
+            added = subprocess.run([*ON_A_TERMINAL, *command], cwd=REPO, env=env,
+                                   input=imap_password + "\n", capture_output=True, text=True,
+                                   timeout=60)
+            assert added.returncode == 0, added.stdout + added.stderr
+            assert f"Password for the IMAP target {key}:" in added.stdout
+            assert imap_password not in added.stdout  # not echoed
+            found = secret_service.secret_tool("lookup", "service", "popfetch", "username", key)
+            assert found.stdout == imap_password
+            listed = subprocess.run([sys.executable, "-m", "core.cli", "accounts", "list"],
+                                    cwd=REPO, env=env, capture_output=True, text=True,
+                                    timeout=60)
+            assert listed.stdout.split("\t")[3] == url
+
+            fetched = subprocess.run(
+                [sys.executable, "-m", "core.cli", "fetch", "--account", "home", "-q"],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+                stdin=subprocess.DEVNULL)
+            assert fetched.returncode == 0, fetched.stderr
+        assert dovecot.contents("kc") == [b"Subject: to IMAP\n\nhello\n"]
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert imap_password.encode() not in path.read_bytes(), path
+    finally:
+        dovecot.stop()

@@ -92,24 +92,24 @@ def test_gmail_preset_signs_in_through_the_browser_instead_of_a_password(
     dialog = AccountDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    assert not dialog.sign_in_button.isVisible() and dialog.password_edit.isVisible()
-    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findText("Gmail"))
+    assert not dialog.oauth.sign_in_button.isVisible() and dialog.password_edit.isVisible()
+    dialog.oauth.provider_combo.setCurrentIndex(dialog.oauth.provider_combo.findText("Gmail"))
     assert dialog.host_edit.text() == "127.0.0.1"
     assert dialog.port_spin.value() == local_google.port
     assert dialog.security() is Security.TLS
-    assert dialog.sign_in_button.text() == "Sign in with Google"
-    assert dialog.sign_in_button.isVisible() and not dialog.password_edit.isVisible()
+    assert dialog.oauth.sign_in_button.text() == "Sign in with Google"
+    assert dialog.oauth.sign_in_button.isVisible() and not dialog.password_edit.isVisible()
     assert dialog.auth_combo.currentText() == "xoauth2"
 
     dialog.user_edit.setText(MAILBOX)
-    dialog.client_id_edit.setText(OidcProvider.CLIENT_ID)
+    dialog.oauth.client_id_edit.setText(OidcProvider.CLIENT_ID)
     dialog.accept()  # not signed in yet: refused with a reason
     assert dialog.account is None and "Sign in first" in dialog.error_label.text()
 
-    dialog.sign_in_button.click()
-    qtbot.waitUntil(lambda: dialog.signed_in, timeout=TIMEOUT)
+    dialog.oauth.sign_in_button.click()
+    qtbot.waitUntil(lambda: dialog.oauth.signed_in, timeout=TIMEOUT)
     assert browser == [browser[0]] and SIGNED_IN_PAGE in browser[0]
-    assert dialog.sign_in_status.text() == f"Signed in as {MAILBOX}"
+    assert dialog.oauth.sign_in_status.text() == f"Signed in as {MAILBOX}"
     dialog.user_edit.setText("someone-else@example.test")  # the token is not theirs
     dialog.accept()
     assert dialog.account is None and "Sign in first" in dialog.error_label.text()
@@ -188,15 +188,16 @@ def test_outlook_asks_for_a_tenant_and_other_servers_get_their_password_back(qtb
     dialog = AccountDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    dialog.provider_combo.setCurrentIndex(
-        dialog.provider_combo.findText("Outlook / Microsoft 365"))
+    dialog.oauth.provider_combo.setCurrentIndex(
+        dialog.oauth.provider_combo.findText("Outlook / Microsoft 365"))
     assert dialog.host_edit.text() == "outlook.office365.com"
     assert (dialog.port_spin.value(), dialog.security()) == (995, Security.TLS)
-    assert dialog.sign_in_button.text() == "Sign in with Microsoft"
-    assert dialog.tenant_edit.isVisible() and dialog.client_id_edit.isVisible()
-    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findText("Other POP3 server"))
-    assert dialog.password_edit.isVisible() and not dialog.sign_in_button.isVisible()
-    assert not dialog.tenant_edit.isVisible()
+    assert dialog.oauth.sign_in_button.text() == "Sign in with Microsoft"
+    assert dialog.oauth.tenant_edit.isVisible() and dialog.oauth.client_id_edit.isVisible()
+    combo = dialog.oauth.provider_combo
+    combo.setCurrentIndex(combo.findText("Other POP3 server"))
+    assert dialog.password_edit.isVisible() and not dialog.oauth.sign_in_button.isVisible()
+    assert not dialog.oauth.tenant_edit.isVisible()
     assert dialog.auth_combo.currentText() == "auto"
 
 
@@ -206,8 +207,8 @@ def test_editing_a_signed_in_account_keeps_its_provider(qtbot: Any):
     dialog = AccountDialog(account)
     qtbot.addWidget(dialog)
     dialog.show()
-    assert dialog.provider_combo.currentText() == "Gmail"
-    assert dialog.sign_in_status.text() == "Signed in"
+    assert dialog.oauth.provider_combo.currentText() == "Gmail"
+    assert dialog.oauth.sign_in_status.text() == "Signed in"
     dialog.accept()
     assert dialog.account == account and dialog.password is None
 

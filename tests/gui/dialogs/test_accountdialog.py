@@ -6,7 +6,8 @@ from typing import Any
 
 from core.accounts import Account
 from core.net import Security
-from gui.dialogs.accountdialog import AccountDialog, fingerprint_text
+from gui.dialogs.accountdialog import AccountDialog
+from gui.dialogs.trustedcert import fingerprint_text
 
 PIN = "ab" * 32
 
@@ -16,12 +17,12 @@ def test_a_pinned_certificate_is_shown_and_can_be_removed(qtbot: Any) -> None:
                       maildir="/tmp/m", pinned_sha256=PIN)
     dialog = AccountDialog(account)
     qtbot.addWidget(dialog)
-    assert dialog.cert_label.text() == f"SHA-256 {fingerprint_text(PIN)}"
-    assert dialog.cert_label.text().startswith("SHA-256 AB:AB:")
-    assert dialog.forget_cert.isVisibleTo(dialog)
-    dialog.forget_cert.click()
-    assert "only certificates the system trusts" in dialog.cert_label.text()
-    assert not dialog.forget_cert.isVisibleTo(dialog)
+    assert dialog.trusted_cert.label.text() == f"SHA-256 {fingerprint_text(PIN)}"
+    assert dialog.trusted_cert.label.text().startswith("SHA-256 AB:AB:")
+    assert dialog.trusted_cert.remove.isVisibleTo(dialog)
+    dialog.trusted_cert.remove.click()
+    assert "only certificates the system trusts" in dialog.trusted_cert.label.text()
+    assert not dialog.trusted_cert.remove.isVisibleTo(dialog)
     dialog.accept()
     assert dialog.account is not None and dialog.account.pinned_sha256 is None
 
@@ -29,4 +30,4 @@ def test_a_pinned_certificate_is_shown_and_can_be_removed(qtbot: Any) -> None:
 def test_without_a_pin_there_is_nothing_to_remove(qtbot: Any) -> None:
     dialog = AccountDialog()
     qtbot.addWidget(dialog)
-    assert not dialog.forget_cert.isVisibleTo(dialog)
+    assert not dialog.trusted_cert.remove.isVisibleTo(dialog)

@@ -190,4 +190,5 @@ def test_an_untrusted_imap_certificate_is_the_targets_not_the_pop3_servers(
     text = deliver.imap_result.text()
     assert text.startswith("Failed: imaps://") and "certificate is not trusted" in text, text
     # nothing offers to pin it for the POP3 account
-    assert not dialog.cert_button.isVisibleTo(dialog) and dialog.test_output.toPlainText() == ""
+    test = dialog.connection_test
+    assert not test.cert_button.isVisibleTo(dialog) and test.output.toPlainText() == ""
