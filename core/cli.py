@@ -37,6 +37,7 @@ from core.net import Security, TlsPolicy
 from core.text import sanitize
 
 if TYPE_CHECKING:
+    from core.headless import FetchOptions
     from core.store.local import Store
 
 
@@ -140,9 +141,26 @@ def _account_from_flags(args: argparse.Namespace) -> Account:
 def _fetch(args: argparse.Namespace) -> int:
     """``popfetch fetch``: the accounts and their credentials are found here, before
     anything runs (a problem is one line and exit 2); :mod:`core.headless` runs them."""
+    from core.headless import Fetcher, stop_status
+
+    # SIGTERM acts as SIGINT until the run installs its own handlers: a password command
+    # or prompt that hangs ends with the run's exit status for a stop, not a signal death.
+    old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        pairs, options = _prepare(args)
+    except KeyboardInterrupt:
+        print("popfetch: interrupted before anything was fetched", file=sys.stderr)
+        return stop_status(args.every)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+    return Fetcher(pairs, options).run(args.every)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[list[tuple[Account, str | TokenSource]],
+                                                FetchOptions]:
+    """The accounts with their credentials, and the run's options (see :func:`_fetch`)."""
     from core.engine.coordinator import RetryPolicy
-    from core.engine.retention import Retention, Rule
-    from core.headless import Fetcher, FetchOptions
+    from core.headless import FetchOptions
 
     from_flags = not (args.account or args.all)
     if from_flags:
@@ -159,10 +177,10 @@ def _fetch(args: argparse.Namespace) -> int:
         opener = _store_opener(args) if args.deliver else None
     except (ValueError, OSError, PopError) as exc:  # start-up: one plain line, exit 2
         raise UsageError(str(exc)) from None
-    retention = (Retention(Rule.WHEN_STORED) if args.delete
-                 else Retention() if args.keep else None)
+    # --delete / --keep are in each account's leave-on-server rule (the flags' account
+    # or the stored one overridden), which the run applies.
     options = FetchOptions(
-        max_size=args.max_size, retention=retention, read_timeout=args.timeout,
+        max_size=args.max_size, read_timeout=args.timeout,
         connect_timeout=args.timeout,
         retry=RetryPolicy(initial=args.retry_delay, max_failures=args.max_retries),
         quiet=args.quiet, state_dir=args.state_dir, discard_partials=args.discard_partials,
@@ -172,7 +190,7 @@ def _fetch(args: argparse.Namespace) -> int:
         named=not from_flags or args.every is not None,
         progress=len(accounts) == 1 and not args.quiet and sys.stderr.isatty(),
     )
-    return Fetcher(pairs, options).run(args.every)
+    return pairs, options
 
 
 def _demo_server(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ does not hold up the others. With ``--every`` the :class:`~core.engine.scheduler
 says when each account checks next.
 
 The rules of a run, each written once: the summary line (:meth:`CheckResult.summary`), the
-exit status (:attr:`CheckResult.status`), the interrupt (:meth:`Fetcher.run`), and the
+exit status (:attr:`CheckResult.status`), the interrupt (:func:`stop_status`), and the
 wait for the engine (:func:`_until`, bounded and interruptible).
 """
 
@@ -47,7 +47,7 @@ from core.store.local import Store
 from core.text import sanitize
 from core.units import format_size
 
-__all__ = ["CheckResult", "FetchOptions", "Fetcher", "check"]
+__all__ = ["CheckResult", "FetchOptions", "Fetcher", "check", "stop_status"]
 
 POLL = 0.1  # how often a waiting check looks at the stop flag
 STOP_GRACE = 1.5  # SIGTERM to exit: engines get this long to drop their sessions
@@ -320,6 +320,13 @@ def _apply_retention(engine: Engine, store: Store, retention: Retention, now: fl
     return True
 
 
+def stop_status(every: float | None) -> int:
+    """The exit status of a run that SIGTERM or SIGINT ended. A stop cuts a one-shot run
+    short: 2, partial downloads kept for the next run (issue 7). It is how a run on a
+    schedule (``every``) is meant to end: 0 (issue 11)."""
+    return EXIT_OK if every is not None else EXIT_ERROR
+
+
 def _worst(results: Sequence[CheckResult]) -> int:
     """A run's exit status: its worst check's (0 with no account)."""
     return max((r.status for r in results), default=EXIT_OK)
@@ -340,15 +347,14 @@ class Fetcher:
         self._checked: set[str] = set()  # accounts checked before (under _lock)
 
     def run(self, every: float | None = None) -> int:
-        """``popfetch fetch``: the exit status. SIGTERM and SIGINT call :meth:`stop`. A stop
-        cuts a one-shot run short: exit 2, partial downloads kept for the next run (issue 7).
-        It is how a run on a schedule (``every``, seconds) is meant to end: exit 0 (issue 11)."""
+        """``popfetch fetch``, once or on a schedule (``every``, seconds): the exit status.
+        SIGTERM and SIGINT call :meth:`stop`; :func:`stop_status` says what a stop exits with."""
         old_int = signal.signal(signal.SIGINT, lambda *_: self.stop())
         old_term = signal.signal(signal.SIGTERM, lambda *_: self.stop())
         try:
             if every is not None:
-                self.every(every)
-                return EXIT_OK
+                self.every(every)  # returns on a stop only
+                return stop_status(every)
             results = self._once()
         finally:
             signal.signal(signal.SIGINT, old_int)
@@ -356,6 +362,7 @@ class Fetcher:
         if any(r.interrupted for r in results):
             print("popfetch: interrupted; partial downloads are kept for the next run",
                   file=sys.stderr, flush=True)
+            return stop_status(every)
         return _worst(results)
 
     def stop(self) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,35 @@ def test_plaintext_login_is_refused_unless_allowed(harness, capsys, monkeypatch)
 def test_usage_errors_exit_2(capsys):
     assert main(["fetch", "--host", "x"]) == 2
     assert main(["nonsense"]) == 2
+
+
+@pytest.mark.parametrize(("every", "status"), [([], 2), (["--every", "1m"], 0)])
+def test_sigterm_while_the_password_command_runs_is_a_stop_not_a_signal_death(
+    tmp_path, every, status
+):
+    started = tmp_path / "started"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "fetch", "--host", "127.0.0.1", "--port", "9",
+         "--security", "none", "--allow-plaintext", "--user", "u",
+         "--maildir", str(tmp_path / "m"), "--state-dir", str(tmp_path / "s"), "-q",
+         "--password-command", f"sh -c 'touch {started}; exec sleep 60'", *every],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists():  # the command runs: a positive signal
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.02)
+        begun = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - begun
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == status, err
+    assert took < 2.0, took
+    assert out == "" and err == "popfetch: interrupted before anything was fetched\n"
 
 
 def test_fetch_never_imports_qt(tmp_path):
