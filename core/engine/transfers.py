@@ -54,7 +54,7 @@ __all__ = [
 
 SMALL_MESSAGE = 256 * 1024  # at most this size: fetched in pipelined batches, in memory
 BATCH_BYTES = 8 * 1024 * 1024
-BATCH_COUNT = 2500  # one syncfs per batch: fewer, larger batches are cheaper
+BATCH_COUNT = 2500  # one durability wait per batch: fewer, larger batches are cheaper
 CHECKPOINT_BYTES = 8 * 1024 * 1024
 CHECKPOINT_SECONDS = 1.0
 PROGRESS_SECONDS = 0.1
