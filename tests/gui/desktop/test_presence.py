@@ -4,6 +4,8 @@ the question whether to go on in the tray when the window closes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget
@@ -121,10 +123,8 @@ def _answer_close_question(qtbot, button: str, seen: list[str]) -> None:
     QTimer.singleShot(0, click)
 
 
-# Offscreen has no tray: showing the icon anyway (the tray is said to be there) and the
-# question's window make the platform warn about what it lacks.
-@pytest.mark.qt_log_ignore("systemTrayWindowChanged", "propagateSizeHints")
-def test_closing_the_window_asks_once_to_keep_running_in_the_tray(qtbot, tmp_path):
+def _tray_presence(qtbot, tmp_path: Path) -> tuple[DesktopPresence, QSettings]:
+    """The desktop parts with a tray said to be there, no accounts, settings in a file."""
     host = Host()
     qtbot.addWidget(host)
     settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
@@ -133,6 +133,14 @@ def test_closing_the_window_asks_once_to_keep_running_in_the_tray(qtbot, tmp_pat
         registry, host, settings=settings, tray_available=lambda: True,
         checks=ScheduledChecks(registry, scheduler=Scheduler(FakeClock()), watch_network=False),
         open_message=lambda r, u: None, note=lambda n, t: None, report=lambda t, x: None)
+    return presence, settings
+
+
+# Offscreen has no tray: showing the icon anyway (the tray is said to be there) and the
+# question's window make the platform warn about what it lacks.
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged", "propagateSizeHints")
+def test_closing_the_window_asks_once_to_keep_running_in_the_tray(qtbot, tmp_path):
+    presence, settings = _tray_presence(qtbot, tmp_path)
     try:
         asked: list[str] = []
         _answer_close_question(qtbot, "Keep running", asked)
@@ -151,14 +159,7 @@ def test_closing_the_window_asks_once_to_keep_running_in_the_tray(qtbot, tmp_pat
 # question's window make the platform warn about what it lacks.
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged", "propagateSizeHints")
 def test_answering_quit_is_remembered_too(qtbot, tmp_path):
-    host = Host()
-    qtbot.addWidget(host)
-    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-    registry = RunnerRegistry()
-    presence = DesktopPresence(
-        registry, host, settings=settings, tray_available=lambda: True,
-        checks=ScheduledChecks(registry, scheduler=Scheduler(FakeClock()), watch_network=False),
-        open_message=lambda r, u: None, note=lambda n, t: None, report=lambda t, x: None)
+    presence, _ = _tray_presence(qtbot, tmp_path)
     try:
         asked: list[str] = []
         _answer_close_question(qtbot, "Quit", asked)
