@@ -4,11 +4,14 @@ The engine calls ``EngineBridge.listener`` on its worker thread. The listener on
 the event to a queue under a lock (coalescing Progress events of the same message that
 arrive before the GUI has caught up) and, when the queue was empty, emits ``_wake``: a
 signal with a queued connection to a slot of this GUI-thread object. That slot drains the
-queue in order and re-emits every event on the GUI thread, as one generic ``eventArrived`` signal
-and one signal per event type; protocol transcript lines (thousands while a big list loads:
-two per TOP) come as lists, one ``transcriptLines`` signal per drain. However fast the
-worker produces events, the GUI thread receives at most one wake-up per event-loop turn,
-and the worker never blocks on the GUI.
+queue and hands it on in the engine's order: the message-list events as lists
+(``eventsArrived``: a download of 2,000 small messages brings 6,000 state changes, and a
+signal per event would cost the GUI thread more than the model's work on them), the few
+others (list, marks, connection, error, commit) also each on its own signal, right after
+the list that ends with it; protocol transcript lines (thousands while a big list loads:
+two per TOP) as one ``transcriptLines`` list per drain. However fast the worker produces
+events, the GUI thread receives at most one wake-up per event-loop turn, and the worker
+never blocks on the GUI.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from core.engine.events import (
     ErrorOccurred,
     ListLoaded,
     MarksChanged,
-    MessageStateChanged,
     Progress,
     TranscriptLine,
 )
@@ -32,10 +34,9 @@ from core.engine.events import (
 class EngineBridge(QObject):
     """Create it on the GUI thread; pass ``bridge.listener`` to the Engine."""
 
-    eventArrived = Signal(object)  # every event but transcript lines, in the engine's order
+    # list[event]: every event but transcript lines, in the engine's order
+    eventsArrived = Signal(object)
     listLoaded = Signal(object)
-    progress = Signal(object)
-    messageStateChanged = Signal(object)
     marksChanged = Signal(object)
     connectionChanged = Signal(object)
     errorOccurred = Signal(object)
@@ -53,10 +54,10 @@ class EngineBridge(QObject):
         self._progress_at: dict[str, int] = {}
         self._closed = False
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        # The rare events, each also on a signal of its own (Progress and
+        # MessageStateChanged, by the thousand, only in eventsArrived's lists).
         self._by_type = {
             ListLoaded: self.listLoaded,
-            Progress: self.progress,
-            MessageStateChanged: self.messageStateChanged,
             MarksChanged: self.marksChanged,
             ConnectionChanged: self.connectionChanged,
             ErrorOccurred: self.errorOccurred,
@@ -96,14 +97,21 @@ class EngineBridge(QObject):
             batch, self._queue = self._queue, []
             self._progress_at.clear()
         lines: list[TranscriptLine] = []
+        run: list[object] = []
+        by_type = self._by_type
         for ev in batch:
             if isinstance(ev, TranscriptLine):
                 lines.append(ev)
                 continue
-            self.eventArrived.emit(ev)
-            sig = self._by_type.get(type(ev))
+            run.append(ev)
+            sig = by_type.get(type(ev))
             if sig is not None:
+                # Its own slots see the model with exactly the events up to this one.
+                self.eventsArrived.emit(run)
+                run = []
                 sig.emit(ev)
+        if run:
+            self.eventsArrived.emit(run)
         if lines:
             self.transcriptLines.emit(lines)
 

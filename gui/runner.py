@@ -118,7 +118,7 @@ class AccountRunner(QObject):
         self._starting = False
 
         self._ask.connect(self._on_ask, Qt.ConnectionType.QueuedConnection)
-        self.bridge.eventArrived.connect(self.model.apply)
+        self.bridge.eventsArrived.connect(self.model.apply_all)
         self.bridge.connectionChanged.connect(self._on_connection)
         self.bridge.errorOccurred.connect(self._on_error)
         self.bridge.commitFinished.connect(self._on_commit)

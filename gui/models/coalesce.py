@@ -4,27 +4,35 @@ The engine reports progress many times a second per message, and a batch of 2,50
 messages brings 2,500 state changes at once; repainting and recounting for each would
 swamp the GUI thread. Events only overwrite a dict entry here, and a single-shot timer
 asks the model to apply them all at once (one dataChanged over the changed range, one
-totals update).
+totals update). The pause after a flush grows with what the flush cost (SHARE times as
+long, a frame at least): applying changes takes a bounded share of the GUI thread,
+however many come, yet a lone change after a quiet spell (the last message stored, a
+pause) shows at the next event-loop turn, not a fixed tick later. Every millisecond the
+GUI thread spends in Python is one the engine's thread cannot: they share the GIL.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from core.engine.events import MessageStateChanged
 
-COALESCE_MS = 50
+FRAME_MS = 16  # the shortest pause between flushes: no screen shows more than 60 Hz
+SHARE = 4  # the pause is at least this many times the last flush's own time
+MAX_PAUSE_MS = 250  # the view still moves 4 times a second, whatever a flush cost
 
 ProgressValues = tuple[int, int, float]  # received, total, rate
 
 
 class ChangeCoalescer(QObject):
-    """The latest state and progress per UIDL since the last flush; ``flush`` runs
-    COALESCE_MS after the first one. For one UIDL the state applies first, then any
-    progress that came after it; progress that came before a state change is dropped."""
+    """The latest state and progress per UIDL since the last flush; ``flush`` runs after
+    the first one, once the pause after the previous timed flush is over. For one UIDL
+    the state applies first, then any progress that came after it; progress that came
+    before a state change is dropped."""
 
     def __init__(self, flush: Callable[[], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,12 +40,23 @@ class ChangeCoalescer(QObject):
         self._states: dict[str, MessageStateChanged] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(COALESCE_MS)
-        self._timer.timeout.connect(flush)
+        self._timer.timeout.connect(self._run)
+        self._flush = flush
+        self._armed = False  # the timer runs (a Python flag: put_* runs per event)
+        self._next = 0.0  # time.monotonic() before which no timed flush starts
 
     def _arm(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        if not self._armed:
+            self._armed = True
+            self._timer.start(round(max(0.0, self._next - time.monotonic()) * 1000))
+
+    @Slot()
+    def _run(self) -> None:
+        start = time.monotonic()
+        self._flush()
+        end = time.monotonic()
+        pause_ms = min(MAX_PAUSE_MS, max(FRAME_MS, SHARE * (end - start) * 1000))
+        self._next = end + pause_ms / 1000
 
     def put_progress(self, uidl: str, values: ProgressValues) -> None:
         self._progress[uidl] = values
@@ -61,6 +80,7 @@ class ChangeCoalescer(QObject):
     def take(self) -> tuple[dict[str, MessageStateChanged], dict[str, ProgressValues]]:
         """Everything pending, emptied; the timer stops (an explicit flush came first)."""
         self._timer.stop()
+        self._armed = False
         states, self._states = self._states, {}
         progress, self._progress = self._progress, {}
         return states, progress

@@ -274,14 +274,19 @@ class MessageListModel(QAbstractTableModel):
 
     def apply(self, event: object) -> None:
         """Route one engine event to its handler (others are ignored)."""
-        if isinstance(event, Progress):
-            self.on_progress(event)
-        elif isinstance(event, MessageStateChanged):
-            self.on_state_changed(event)
-        elif isinstance(event, MarksChanged):
-            self.on_marks_changed(event)
-        elif isinstance(event, ListLoaded):
-            self.on_list_loaded(event)
+        self.apply_all((event,))
+
+    def apply_all(self, events: Iterable[object]) -> None:
+        """Route engine events, in order, to their handlers (others are ignored)."""
+        for event in events:
+            if isinstance(event, Progress):
+                self.on_progress(event)
+            elif isinstance(event, MessageStateChanged):
+                self.on_state_changed(event)
+            elif isinstance(event, MarksChanged):
+                self.on_marks_changed(event)
+            elif isinstance(event, ListLoaded):
+                self.on_list_loaded(event)
 
     def load_stored(self, entries: Iterable[StoredEntry]) -> None:
         """The store's messages, before any server list: shown and openable offline."""

@@ -426,6 +426,8 @@ def test_cancel_stops_a_download_and_forgets_its_bytes(qtbot, window, server, tm
     select(window, [uidl])
     window.acts.download.trigger()
     qtbot.waitUntil(lambda: (runner.model.received_of(uidl) or 0) > 200_000, timeout=TIMEOUT)
+    # Enabled with the status bar's refresh (4 a second), as the user sees it before a click.
+    qtbot.waitUntil(window.acts.cancel.isEnabled, timeout=TIMEOUT)
     window.acts.cancel.trigger()
     qtbot.waitUntil(lambda: state(runner, uidl) is MessageState.REMOTE, timeout=TIMEOUT)
     assert runner.model.received_of(uidl) == 0

@@ -20,7 +20,8 @@ def test_events_from_a_worker_thread_arrive_in_order_on_the_gui_thread(qtbot):
     bridge = EngineBridge()
     got: list[tuple[object, bool]] = []
     gui_thread = QThread.currentThread()
-    bridge.eventArrived.connect(lambda ev: got.append((ev, QThread.currentThread() is gui_thread)))
+    bridge.eventsArrived.connect(
+        lambda evs: got.extend((ev, QThread.currentThread() is gui_thread) for ev in evs))
 
     def worker() -> None:
         bridge.listener(MessageStateChanged("a", MessageState.DOWNLOADING, 0))
@@ -51,7 +52,7 @@ def test_events_from_a_worker_thread_arrive_in_order_on_the_gui_thread(qtbot):
 def test_closed_bridge_drops_late_events(qtbot):
     bridge = EngineBridge()
     got: list[object] = []
-    bridge.eventArrived.connect(got.append)
+    bridge.eventsArrived.connect(got.extend)
     bridge.close()
     bridge.listener(MarksChanged(frozenset()))
     assert bridge.pending() == 0  # nothing queued, so nothing can be delivered
@@ -65,7 +66,7 @@ def test_transcript_lines_arrive_in_batches_and_in_order(qtbot):
     batches: list[list[TranscriptLine]] = []
     others: list[object] = []
     bridge.transcriptLines.connect(batches.append)
-    bridge.eventArrived.connect(others.append)
+    bridge.eventsArrived.connect(others.extend)
 
     def worker() -> None:
         for i in range(5000):
@@ -81,3 +82,24 @@ def test_transcript_lines_arrive_in_batches_and_in_order(qtbot):
     assert lines == [f"line {i}" for i in range(5000)]
     assert len(batches) < 5000  # batched, not one signal per line
     assert [type(e).__name__ for e in others] == ["CommitFinished"]
+
+
+def test_a_rare_event_s_own_signal_comes_after_the_events_before_it(qtbot):
+    """One drain: the state changes go as lists, and a connection change's own signal
+    finds every event before it (and none after it) already handed on."""
+    from core.engine.events import ConnectionChanged, ConnectionState
+
+    bridge = EngineBridge()
+    lists: list[list[object]] = []
+    seen_at_signal: list[int] = []
+    bridge.eventsArrived.connect(lists.append)
+    bridge.connectionChanged.connect(
+        lambda ev: seen_at_signal.append(sum(len(x) for x in lists)))
+    a = MessageStateChanged("a", MessageState.STORED, 1)
+    conn = ConnectionChanged(ConnectionState.CONNECTED)
+    b = MessageStateChanged("b", MessageState.DOWNLOADING, 0)
+    for ev in (a, conn, b):
+        bridge.listener(ev)  # queued: drained together on the next event-loop turn
+    qtbot.waitUntil(lambda: sum(len(x) for x in lists) == 3)
+    assert lists == [[a, conn], [b]]
+    assert seen_at_signal == [2]
