@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+)
 
 from gui.models.columns import FilterRole, Index
 from gui.models.model import MessageListModel
@@ -47,6 +54,16 @@ class MessageFilterProxy(QSortFilterProxyModel):
         """No account selected (Qt takes None; the typing stubs do not say so)."""
         self._src = None
         super().setSourceModel(cast(QAbstractItemModel, None))
+
+    def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
+        """A cell's roles in one call to the message model (Qt's proxy would call its
+        Python data() once per role)."""
+        src = self._src
+        if src is None:
+            super().multiData(index, roleDataSpan)
+            return
+        source = self.mapToSource(index)
+        src.fill(source.row() if source.isValid() else -1, source.column(), roleDataSpan)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         needle = self._needle

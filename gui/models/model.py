@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import cast
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
 from core.engine.events import (
@@ -141,11 +151,8 @@ class MessageListModel(QAbstractTableModel):
                         "(“not checked” until popfetch has connected)")
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        f = Qt.ItemFlag
-        return f.ItemIsEnabled | f.ItemIsSelectable | f.ItemNeverHasChildren
+    # flags(): QAbstractTableModel's own (enabled, selectable, no children), with no
+    # Python call per cell and paint.
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role not in _HANDLED or not index.isValid():
@@ -154,8 +161,27 @@ class MessageListModel(QAbstractTableModel):
         rows = self._rows
         if not 0 <= r < len(rows):
             return None
-        row = rows[r]
-        col = index.column()
+        return self._value(rows[r], index.column(), role)
+
+    def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
+        self.fill(index.row() if index.isValid() else -1, index.column(), roleDataSpan)
+
+    def fill(self, r: int, col: int, span: QModelRoleDataSpan | QModelRoleData) -> None:
+        """Every role a view asks of one cell, in one Python call (the views' delegates
+        ask through multiData, seven roles a cell): data() per role is a C++-to-Python
+        call each, and a paint of the table made some 1,500 of them."""
+        rows = self._rows
+        row = rows[r] if 0 <= r < len(rows) else None
+        for item in _role_data(span):
+            # Every item set or cleared: views reuse the span, with the last cell's values.
+            role = item.role()
+            value = None if row is None or role not in _HANDLED else self._value(row, col, role)
+            if value is None:
+                item.clearData()
+            else:
+                item.setData(value)
+
+    def _value(self, row: Row, col: int, role: int) -> object:
         if role == _DISPLAY:
             return self._display(row, col)
         if role == _FONT:
@@ -542,6 +568,13 @@ class MessageListModel(QAbstractTableModel):
 
     def _recount(self) -> None:
         self._counter.recount(self._rows)
+
+
+def _role_data(span: QModelRoleDataSpan | QModelRoleData) -> Iterable[QModelRoleData]:
+    """The span's items (PySide's span is a sequence; its typing stubs do not say so)."""
+    if isinstance(span, QModelRoleData):
+        return (span,)
+    return cast("Iterable[QModelRoleData]", span)
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:

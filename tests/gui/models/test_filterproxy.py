@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.engine.events import ListLoaded
+from PySide6.QtCore import QModelRoleData, Qt
+
+from core.engine.events import ListLoaded, MessageState
+from gui.models.columns import NCOLS
 from gui.models.filterproxy import MessageFilterProxy
 from gui.models.model import MessageListModel
 from tests.gui.helpers import info
@@ -21,3 +24,27 @@ def test_filter_and_show_nothing(qtmodeltester: Any) -> None:
     assert proxy.filter_text() == "number 1"
     proxy.show_nothing()
     assert proxy.rowCount() == 0 and proxy.sourceModel() is None
+
+
+def test_a_cell_s_roles_in_one_call_equal_data_per_role_and_clear_stale_values() -> None:
+    """multiData (one Python call per cell and paint) answers as data() does, through the
+    proxy too, and clears what an earlier cell left in the view's reused items."""
+
+    model = MessageListModel()
+    model.apply(ListLoaded((info(1, marked=True), info(2, state=MessageState.STORED,
+                                                       received=1000))))
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(model)
+    roles = [int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                              Qt.ItemDataRole.FontRole, Qt.ItemDataRole.TextAlignmentRole,
+                              Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole,
+                              Qt.ItemDataRole.CheckStateRole, Qt.ItemDataRole.ToolTipRole)]
+    for row in range(2):
+        for col in range(NCOLS):
+            for role in roles:
+                expected = model.data(model.index(row, col), role)
+                for source in (model, proxy):
+                    item = QModelRoleData(role)
+                    item.setData("left by another cell")
+                    source.multiData(source.index(row, col), item)
+                    assert item.data() == expected, (row, col, role, source)
