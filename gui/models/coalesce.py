@@ -4,8 +4,8 @@ The engine reports progress many times a second per message, and a batch of 2,50
 messages brings 2,500 state changes at once; repainting and recounting for each would
 swamp the GUI thread. Events only overwrite a dict entry here, and a single-shot timer
 asks the model to apply them all at once (one dataChanged over the changed range, one
-totals update). The pause after a flush grows with what the flush cost (SHARE times as
-long, a frame at least): applying changes takes a bounded share of the GUI thread,
+totals update). The pause after a flush grows with what the flush cost (SHARE times its
+CPU time, a frame at least): applying changes takes a bounded share of the GUI thread,
 however many come, yet a lone change after a quiet spell (the last message stored, a
 pause) shows at the next event-loop turn, not a fixed tick later. Every millisecond the
 GUI thread spends in Python is one the engine's thread cannot: they share the GIL.
@@ -52,11 +52,13 @@ class ChangeCoalescer(QObject):
 
     @Slot()
     def _run(self) -> None:
-        start = time.monotonic()
+        # The flush's own CPU time: its wall time also counts the engine's thread
+        # holding the GIL meanwhile, which says nothing about this thread's load.
+        cpu = time.thread_time()
         self._flush()
-        end = time.monotonic()
-        pause_ms = min(MAX_PAUSE_MS, max(FRAME_MS, SHARE * (end - start) * 1000))
-        self._next = end + pause_ms / 1000
+        cpu = time.thread_time() - cpu
+        pause_ms = min(MAX_PAUSE_MS, max(FRAME_MS, SHARE * cpu * 1000))
+        self._next = time.monotonic() + pause_ms / 1000
 
     def put_progress(self, uidl: str, values: ProgressValues) -> None:
         self._progress[uidl] = values

@@ -26,8 +26,12 @@ class MessageFilterProxy(QSortFilterProxyModel):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.setFilterRole(FilterRole)  # only changes of this role re-run the filter
-        self.setDynamicSortFilter(True)
+        self.setFilterRole(FilterRole)
+        # Not dynamic: Qt would re-run the Python filter on every row of every dataChanged
+        # (whatever its roles), 2,000 calls when a batch of small messages changes state,
+        # yet a row's sender and subject never change. Rows inserted, and a new filter
+        # text, are still filtered; the model sorts itself.
+        self.setDynamicSortFilter(False)
         self._needle = ""
         self._src: MessageListModel | None = None
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelRoleData, Qt
 
-from core.engine.events import ListLoaded, MessageState
+from core.engine.events import ListLoaded, MessageState, MessageStateChanged
 from gui.models.columns import NCOLS
 from gui.models.filterproxy import MessageFilterProxy
 from gui.models.model import MessageListModel
@@ -48,3 +48,26 @@ def test_a_cell_s_roles_in_one_call_equal_data_per_role_and_clear_stale_values()
                     item.setData("left by another cell")
                     source.multiData(source.index(row, col), item)
                     assert item.data() == expected, (row, col, role, source)
+
+
+def test_rows_added_later_are_filtered_and_a_state_change_runs_no_filter() -> None:
+    calls: list[int] = []
+
+    class Counting(MessageFilterProxy):
+        def filterAcceptsRow(self, source_row: int, source_parent: Any) -> bool:
+            calls.append(source_row)
+            return super().filterAcceptsRow(source_row, source_parent)
+
+    model = MessageListModel()
+    model.apply(ListLoaded(tuple(info(i) for i in range(12))))
+    proxy = Counting()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("number 1")
+    assert proxy.rowCount() == 3  # 1, 10, 11
+    model.apply(ListLoaded(tuple(info(i) for i in range(20))))
+    assert proxy.rowCount() == 11  # and 12 ... 19
+    calls.clear()
+    for i in range(20):
+        model.apply(MessageStateChanged(f"uid-{i}", MessageState.STORED, 1000))
+    model.flush_changes()
+    assert calls == [] and proxy.rowCount() == 11
