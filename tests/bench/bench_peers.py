@@ -54,6 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.bytecode import compile_tree  # noqa: E402
 from tests.support.dovecot import Dovecot, dovecot_binary, missing_reason  # noqa: E402
 
 PASSWORD = "bench-password-1"
@@ -397,6 +398,7 @@ def main() -> int:
                 count, octets = wire_size(server, user)
                 scenarios.append(Scenario(name, user, count, octets))
             bench = Bench(server, work, popfetch_tree=args.popfetch_tree.resolve())
+            compile_tree(bench.popfetch_tree)
             runners: dict[str, Callable[[Scenario], Sample]] = {
                 name: getattr(bench, name) for name in clients
             }
