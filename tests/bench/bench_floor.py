@@ -12,7 +12,8 @@ avoid, so that their ratios can be read against what is possible here:
            one by one with an fsync each (mpop's way), the same files fsynced by a pool of
            threads (``core.store.maildir``'s way), and popfetch's whole store path
            (:meth:`core.store.local.Store.deliver_batch`: CRLF to LF, the intents and the
-           stored UIDLs committed in SQLite, in batches of ``BATCH_COUNT``);
+           stored UIDLs committed in SQLite, in batches of ``BATCH_COUNT``); on a quiet
+           disk, then with another process writing 1 GB beside (as in bench_peers.py);
 - convert: CRLF to LF over ``--big-mb`` MB of base64 lines in 256 KB chunks (what a
            Maildir needs; the wire form has CRLF): ``bytes.replace``, ``bytes.translate``
            alone (the lower bound: it cannot keep a bare CR) and popfetch's
@@ -120,7 +121,7 @@ def _maildir(root: Path) -> tuple[Path, Path]:
     return tmp, new
 
 
-def durable_times(work: Path, count: int, runs: int) -> dict[str, float]:
+def durable_times(work: Path, count: int, runs: int, *, busy: bool) -> dict[str, float]:
     rng = random.Random(11)
     wire = [
         b"From: sender%d@example.org\r\nSubject: small\r\n\r\n" % i
@@ -134,13 +135,21 @@ def durable_times(work: Path, count: int, runs: int) -> dict[str, float]:
         "popfetch's Store.deliver_batch": lambda root: store_path(root, wire),
     }
     walls: dict[str, list[float]] = {name: [] for name in ways}
+    work.mkdir()
     for run in range(runs):
         for n, (name, way) in enumerate(ways.items()):
             root = work / f"{run}-{n}"
             os.sync()
+            writer = subprocess.Popen(
+                ["dd", "if=/dev/zero", f"of={work / 'dd.out'}", "bs=1M", "count=1024",
+                 "conv=fsync", "status=none"],
+            ) if busy else None
             start = time.perf_counter()
             way(root)
             walls[name].append(time.perf_counter() - start)
+            if writer is not None:
+                writer.wait()
+                (work / "dd.out").unlink()
     return {name: statistics.median(w) for name, w in walls.items()}
 
 
@@ -183,9 +192,12 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="popfetch-floor-"))
     try:
-        print(f"\n{args.small} x 4 KB made durable in a Maildir (wall)")
-        for name, wall in durable_times(work, args.small, args.runs).items():
-            print(f"  {name:48} {wall:7.2f} s")
+        for busy in (False, True):
+            beside = ", 1 GB dd beside" if busy else ""
+            print(f"\n{args.small} x 4 KB made durable in a Maildir{beside} (wall)")
+            for name, wall in durable_times(work / str(busy), args.small, args.runs,
+                                            busy=busy).items():
+                print(f"  {name:48} {wall:7.2f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
