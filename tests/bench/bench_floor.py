@@ -20,8 +20,8 @@ avoid, so that their ratios can be read against what is possible here:
            :func:`core.store.maildir.crlf_to_lf`.
 
 Runs are interleaved, figures are medians, and no file is deleted until the end (ext4
-will not reuse an inode freed in the last 30 s and checks each candidate: deleting
-10,000 files slows the next 10,000 creations, see bench_peers.py).
+will not reuse an inode freed in the last minutes and checks each candidate: deleting
+10,000 files slows the next 10,000 creations, see ``Bench.fresh`` in bench_peers.py).
 """
 
 from __future__ import annotations

@@ -164,10 +164,12 @@ class Bench:
 
     def fresh(self, name: str) -> Path:
         """A new, empty directory for one client run. Nothing is deleted until the whole
-        benchmark has ended: ext4 will not reuse an inode freed in the last 30 s, and
-        looks each candidate up in the inode table (``recently_deleted``), so removing
-        the previous run's 10,000 files made the next run's file creation cost ~0.8 s
-        more system time, whichever client it was."""
+        benchmark has ended: ext4 will not reuse an inode freed in the last minute (six,
+        while its inode-table block is not yet written back) and looks each candidate up
+        (``recently_deleted``), so removing the previous run's 10,000 files made the next
+        run's file creation cost ~0.8 s more system time, whichever client it was. For
+        the same reason, do not start a benchmark within six minutes of removing many
+        files (another benchmark's, say)."""
         self.runs += 1
         path = self.work / "runs" / f"{self.runs:03d}-{name}"
         path.mkdir(parents=True)

@@ -11,7 +11,9 @@ it times three clients, each in its own process (wall time and peak RSS from wai
 - raw:      a socket that sends every RETR at once and only looks for terminators,
             the ceiling for any client of that server.
 
-and prints medians side by side with popfetch's ratio to each.
+and prints medians side by side with popfetch's ratio to each. Nothing is deleted until
+the end; do not start it within six minutes of removing many files (see
+``Bench.fresh`` in bench_peers.py: ext4 makes the next file creations pay for them).
 """
 
 from __future__ import annotations
