@@ -50,36 +50,7 @@ pop.quit()
 print(total)
 """
 
-RAW_CLIENT = r"""
-import socket, sys, threading
-host, port = sys.argv[1], int(sys.argv[2])
-s = socket.create_connection((host, port))
-f = s.makefile("rb")
-def line():
-    l = f.readline()
-    if not l.startswith(b"+OK"):
-        raise SystemExit(f"unexpected {l!r}")
-    return l
-line()
-s.sendall(f"USER {sys.argv[3]}\r\nPASS {sys.argv[4]}\r\nSTAT\r\n".encode())
-line(); line()
-count = int(line().split()[1])
-def send():
-    s.sendall(b"".join(b"RETR %d\r\n" % i for i in range(1, count + 1)))
-threading.Thread(target=send, daemon=True).start()
-# Every reply ends with CRLF.CRLF; body bytes never contain it (dot-stuffing).
-seen, total, tail = 0, 0, b""
-while seen < count:
-    chunk = f.read1(1 << 20)
-    if not chunk:
-        raise SystemExit("server closed early")
-    total += len(chunk)
-    data = tail + chunk
-    seen += data.count(b"\r\n.\r\n")
-    tail = data[-4:]
-s.sendall(b"QUIT\r\n")
-print(total)
-"""
+RAW_CLIENT = Path(__file__).with_name("raw_client.py")
 
 
 def make_big(maildir: Path, megabytes: int) -> None:
@@ -146,8 +117,9 @@ def run_popfetch(port: int, work: Path) -> tuple[float, float]:
     )
 
 
-def run_script(script: str, port: int) -> tuple[float, float]:
-    return timed([sys.executable, "-c", script, "127.0.0.1", str(port), USER, PASSWORD])
+def run_script(script: str | Path, port: int) -> tuple[float, float]:
+    source = [str(script)] if isinstance(script, Path) else ["-c", script]
+    return timed([sys.executable, *source, "127.0.0.1", str(port), USER, PASSWORD])
 
 
 def main() -> None:
