@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 
 from core import accountscli
 from core.accounts import Account
-from core.auth import oauth_cli, passwords
-from core.auth.oauth import OAuthTokens
+from core.auth import passwords
 from core.auth.oauth_command import CommandTokens
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.cliparser import (
@@ -112,6 +111,9 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
             f"--auth {account.auth} needs --oauth-token-command, or --oauth-provider after "
             "'popfetch oauth login'"
         )
+    # Only a sign-in of the app's OAuth needs its HTTP client and the keychain: start-up time.
+    from core.auth.oauth import OAuthTokens
+
     return OAuthTokens.for_account(account)
 
 
@@ -236,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "accounts":
             return accountscli.run(args)
         if args.command == "oauth":
+            # The sign-in flows (HTTP server, keychain) load only for this command: start-up time.
+            from core.auth import oauth_cli
+
             return oauth_cli.run(args)
         return _demo_server(args)
     except UsageError as exc:
