@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from core import accountscli
 from core.accounts import Account
 from core.auth import passwords
-from core.auth.oauth_command import CommandTokens
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.cliparser import (
     EXIT_ERROR,
@@ -105,6 +104,9 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
     if args.oauth_token_command:
         if account.oauth is not None:
             raise UsageError("--oauth-token-command and --oauth-provider exclude each other")
+        # A token helper needs subprocess, which a password login does not: start-up time.
+        from core.auth.oauth_command import CommandTokens
+
         return CommandTokens(args.oauth_token_command)
     if account.oauth is None:
         raise UsageError(
