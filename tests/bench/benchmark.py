@@ -28,6 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.bytecode import compile_tree  # noqa: E402
+
 USER, PASSWORD = "bench", "bench-password"
 
 POPLIB_CLIENT = r"""
@@ -150,6 +154,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--small", type=int, default=10_000)
     args = parser.parse_args()
+    compile_tree(ROOT)
 
     with tempfile.TemporaryDirectory(prefix="popfetch-bench-") as tmp:
         work = Path(tmp)
