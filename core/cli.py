@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING
 
 from core import accountscli
 from core.accounts import Account
-from core.auth import oauth_cli, passwords
-from core.auth.oauth import OAuthTokens
-from core.auth.oauth_command import CommandTokens
+from core.auth import passwords
 from core.auth.sasl import BEARER_MECHANISMS, TokenSource
 from core.cliparser import (
     EXIT_ERROR,
@@ -106,12 +104,18 @@ def _credentials(account: Account, args: argparse.Namespace) -> str | TokenSourc
     if args.oauth_token_command:
         if account.oauth is not None:
             raise UsageError("--oauth-token-command and --oauth-provider exclude each other")
+        # A token helper needs subprocess, which a password login does not: start-up time.
+        from core.auth.oauth_command import CommandTokens
+
         return CommandTokens(args.oauth_token_command)
     if account.oauth is None:
         raise UsageError(
             f"--auth {account.auth} needs --oauth-token-command, or --oauth-provider after "
             "'popfetch oauth login'"
         )
+    # Only a sign-in of the app's OAuth needs its HTTP client and the keychain: start-up time.
+    from core.auth.oauth import OAuthTokens
+
     return OAuthTokens.for_account(account)
 
 
@@ -236,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "accounts":
             return accountscli.run(args)
         if args.command == "oauth":
+            # The sign-in flows (HTTP server, keychain) load only for this command: start-up time.
+            from core.auth import oauth_cli
+
             return oauth_cli.run(args)
         return _demo_server(args)
     except UsageError as exc:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from core import __version__, accountscli
 from core.accounts import AUTH_METHODS, OAuthSettings
 from core.auth import oauth_args
-from core.auth.oauth import DEFAULT_TIMEOUT
+from core.auth.oauth_args import DEFAULT_TIMEOUT
 from core.net import Security
 from core.units import parse_duration, parse_size
 

@@ -14,7 +14,6 @@ own, are matched as text.
 from __future__ import annotations
 
 import socket
-import ssl
 import time
 
 from core import errors
@@ -69,6 +68,9 @@ def _when(seconds: float) -> str:
 
 
 def _tls_reason(chain: list[BaseException]) -> str | None:
+    # Imported here, not at the top, so that a plaintext run never loads ssl: start-up time.
+    import ssl
+
     for exc in chain:
         if isinstance(exc, ssl.SSLError):
             return str(exc.reason or "")

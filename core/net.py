@@ -9,6 +9,9 @@ Every low-level failure leaves this module as one of three exceptions from
 - :class:`~core.errors.ConnectionLost` -- refused, reset, broken pipe, TLS record errors;
 - :class:`~core.errors.CertificateError` / :class:`~core.errors.SecurityError` -- the
   server is not who it claims to be, or TLS cannot be negotiated (retrying will not help).
+
+What needs ``ssl`` (contexts, the handshake and its pin) is in :mod:`core.tls`, which the
+first TLS connection loads.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import os
 import re
 import select
 import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +30,6 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from core.errors import (
-    CertificateError,
     CertificateInfo,
     ConnectionLost,
     Interrupted,
@@ -133,38 +134,6 @@ def certificate_info(der: bytes, error: str) -> CertificateInfo:
         sha256=sha,
         error=error,
     )
-
-
-def _verifying_context(policy: TlsPolicy) -> ssl.SSLContext:
-    if policy.pinned_sha256 is not None:
-        # The pin decides (see Transport.start_tls); OpenSSL only runs the handshake.
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    else:
-        # With a cafile, create_default_context trusts that file only, not the system store.
-        try:
-            ctx = ssl.create_default_context(cafile=policy.cafile)
-        except (OSError, ssl.SSLError) as exc:
-            raise SecurityError(f"cannot load CA file {policy.cafile!r}: {exc}") from exc
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
-
-
-def _unverified_chain(sock: ssl.SSLSocket) -> list[bytes]:
-    """The DER chain the peer sent, readable even after OpenSSL rejected it.
-
-    Public in Python 3.13 (``SSLSocket.get_unverified_chain``); in 3.11/3.12 the same C
-    method exists on the private ``_sslobj``. Empty if neither is there.
-    """
-    public = getattr(sock, "get_unverified_chain", None)
-    if public is not None:
-        return [bytes(c) for c in public() or []]
-    sslobj = getattr(sock, "_sslobj", None)
-    private = getattr(sslobj, "get_unverified_chain", None)
-    if private is None:
-        return []
-    return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in private() or []]  # type: ignore[attr-defined]
 
 
 def _tune(sock: socket.socket) -> None:
@@ -303,76 +272,28 @@ class Transport:
         """
         if self.secure:
             raise SecurityError("TLS is already active on this connection")
-        ctx = _verifying_context(policy)
+        # ssl loads for a TLS connection only, never for a plaintext run: start-up time.
+        from core import tls
+
+        ctx = tls.context(policy)
         raw = self._sock
         try:
-            tls = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
+            secured = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
         except (OSError, ValueError) as exc:
             self.close()
             raise ConnectionLost(f"cannot start TLS with {host}: {exc}") from exc
-        self._sock = tls
+        self._sock = secured
         try:
-            tls.do_handshake()
-        except ssl.SSLCertVerificationError as exc:
-            chain = _unverified_chain(tls)
+            sha = tls.handshake(secured, host, policy, peer=self.peer, starttls=self._starttls)
+        except SecurityError:  # refused certificate, or no TLS to agree on: retrying won't help
             self.close()
-            reason = exc.verify_message or str(exc)
-            refused = chain[0] if chain else self._probe_certificate(host)
-            if refused is None:
-                unknown = "(the server's certificate could not be read)"
-                info = CertificateInfo(unknown, unknown, "", "", "", reason)
-                raise CertificateError(info) from exc
-            raise CertificateError(certificate_info(refused, reason)) from exc
-        except (TimeoutError, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-            self.close()
-            raise self._translate(exc, "negotiating TLS") from exc  # a passing failure: retry
-        except ssl.SSLError as exc:
-            self.close()
-            raise SecurityError(f"TLS handshake with {host} failed: {exc.reason or exc}") from exc
+            raise
         except OSError as exc:
             self.close()
-            raise self._translate(exc, "negotiating TLS") from exc
-
-        der = tls.getpeercert(binary_form=True)
-        if not der:  # cannot happen for a TLS client; refuse rather than trust nothing
-            self.close()
-            raise SecurityError(f"{host} sent no certificate")
-        sha = fingerprint(der)
-        if policy.pinned_sha256 is not None and sha != policy.pinned_sha256:
-            self.close()
-            raise CertificateError(
-                certificate_info(der, "the certificate does not match the pinned fingerprint")
-            )
+            raise self._translate(exc, "negotiating TLS") from exc  # a passing failure: retry
         self.secure = True
         self.peer_sha256 = sha
-        self.tls_version = tls.version()
-
-    def _probe_certificate(self, host: str) -> bytes | None:
-        """Fallback when the refused chain is unreadable: fetch it by an unverified handshake.
-
-        Opens a second connection to the same address, replays the POP3 greeting and STLS
-        exchange if this transport was opened for STARTTLS, and takes the certificate without
-        trusting it (nothing is sent over that connection). ``None`` if that fails too.
-        """
-        if self.peer is None:
-            return None
-        timeout = self._sock.gettimeout() or 30.0
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        try:
-            with socket.create_connection(self.peer, timeout=timeout) as raw:
-                if self._starttls:
-                    reader = raw.makefile("rb")
-                    if not reader.readline(1024).startswith(b"+OK"):
-                        return None
-                    raw.sendall(b"STLS\r\n")
-                    if not reader.readline(1024).startswith(b"+OK"):
-                        return None
-                with ctx.wrap_socket(raw, server_hostname=host) as tls:
-                    return tls.getpeercert(binary_form=True)
-        except (OSError, ssl.SSLError):
-            return None
+        self.tls_version = secured.version()
 
     # -- closing ---------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from core.accounts import Account
 from core.auth.keychain import Keychain
+from core.auth.oauth_args import DEFAULT_TIMEOUT
 from core.auth.oauth_providers import Endpoints, resolve
 from core.errors import ConnectionLost, OAuthError, SignInRequired
 from core.text import sanitize
@@ -52,7 +53,6 @@ __all__ = [
     "store_sign_in",
 ]
 
-DEFAULT_TIMEOUT = 300.0  # seconds the browser flow waits for the user
 HTTP_TIMEOUT = 30.0
 SIGNED_IN_PAGE = "popfetch is signed in; you can close this tab"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -1,5 +1,9 @@
 """The OAuth provider flags of the command line, one definition for ``fetch``,
-``oauth login|logout`` and ``accounts add``."""
+``oauth login|logout`` and ``accounts add``, and how long a browser sign-in waits.
+
+Light on purpose: the grammar reads it without loading the sign-in code
+(:mod:`core.auth.oauth`, its HTTP client and the keychain), which ``fetch`` does not need.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import argparse
 
 from core.accounts import OAUTH_PROVIDERS, OAuthSettings
 
-__all__ = ["add_arguments", "settings_from"]
+__all__ = ["DEFAULT_TIMEOUT", "add_arguments", "settings_from"]
+
+DEFAULT_TIMEOUT = 300.0  # seconds the browser flow waits for the user
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

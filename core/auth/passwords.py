@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import shlex
-import subprocess
 from typing import TYPE_CHECKING
 
 from core.errors import KeychainUnavailable, PasswordUnavailable
@@ -31,6 +29,10 @@ def from_command(command: str, what: str = "--password-command") -> str:
     password may hold any other character, even those str.splitlines breaks at. Empty
     output, a failed command, or output that is not UTF-8: PasswordUnavailable naming
     ``what`` (the option or setting the user wrote the command in)."""
+    # Loaded when a command is run, not by every run that imports this module: start-up time.
+    import shlex
+    import subprocess
+
     try:
         out = subprocess.run(
             shlex.split(command), capture_output=True, timeout=COMMAND_TIMEOUT, check=True,

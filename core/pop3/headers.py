@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import email.header
 import email.parser
-import email.policy
 from dataclasses import dataclass
 
 
@@ -20,7 +19,7 @@ class Headers:
     date: str
 
 
-_HEADER_PARSER = email.parser.HeaderParser(policy=email.policy.compat32)
+_HEADER_PARSER = email.parser.HeaderParser()  # compat32, its default (email.policy is slow to load)
 
 
 def _header_text(value: object) -> str:

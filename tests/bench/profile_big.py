@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench.bench_peers import PASSWORD, fill_big, wire_size  # noqa: E402
+from tests.support.bytecode import compile_tree  # noqa: E402
 from tests.support.dovecot import Dovecot, dovecot_binary, missing_reason  # noqa: E402
 
 
@@ -86,6 +87,7 @@ def main() -> int:
             fill_big(server, "big", args.big_mb)
             wire_size(server, "big")
             tree = args.popfetch_tree.resolve()
+            compile_tree(tree)
             for attempt in ("warm-up", "profiled"):
                 out = work / attempt
                 cmd = fetch_command(server, out, args.tls)

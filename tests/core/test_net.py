@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core import net
+from core import net, tls
 from core.errors import (
     CertificateError,
     ConnectionLost,
@@ -509,7 +509,7 @@ def test_refused_certificate_probed_when_chain_unreadable(
     serve, server_ctx, certs, monkeypatch: pytest.MonkeyPatch, security: Security
 ) -> None:
     """Pythons without (private) get_unverified_chain: a second, unverified handshake."""
-    monkeypatch.setattr(net, "_unverified_chain", lambda sock: [])
+    monkeypatch.setattr(tls, "unverified_chain", lambda sock: [])
     srv = serve(implicit_tls(server_ctx) if security is Security.TLS else stls(server_ctx))
     with pytest.raises(CertificateError) as caught:
         t = connect("localhost", srv.port, security, TlsPolicy(), timeout=5)
