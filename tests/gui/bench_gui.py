@@ -461,6 +461,9 @@ def main() -> int:
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
         os.environ[name] = os.path.join(tmp, name.lower())
     import gui  # noqa: F401 - the PySide6 refcount workaround, before Qt runs
+    from tests.support.bytecode import compile_tree
+
+    compile_tree(ROOT)  # the CLI's start-up as installed, not compiling every module
 
     print(f"Qt platform: {os.environ['QT_QPA_PLATFORM']}, Python {sys.version.split()[0]}")
     if not args.skip_download and args.size_mb:
