@@ -1,16 +1,22 @@
 """GUI responsiveness benchmark (run by hand, not a test):
 
-    python tests/gui/bench_gui.py [--size-mb 200] [--small 2000 --small-kb 4] [--rows 100000]
-                                  [--list 20000] [--skip-download] [--skip-rows]
+    python tests/gui/bench_gui.py [--size-mb 200] [--small 2000 --small-kb 4] [--rounds 3]
+                                  [--dir DIR] [--rows 100000] [--list 20000]
+                                  [--skip-download] [--skip-rows]
 
-1. A large message (--size-mb; 0 skips it), then many small ones (--small), download at
-   full speed from the demo server on loopback, in the app (the real MainWindow,
-   offscreen) while a 5 ms QTimer on the GUI thread measures how late it fires (p50 / p99
-   / max). The same download runs headless: the same Engine with no Qt in the process
-   (``popfetch fetch``'s engine), and the CLI as a whole. Rounds alternate engine, CLI,
-   app; each side starts from the list shown and ends when it learns of the last message
-   stored: the engine's listener on its thread, the app's model on the GUI thread (by
-   signals on both sides, no polling), with the same Store into its own empty Maildir.
+1. A large message (--size-mb; 0 skips it), then many small ones (--small; 0 skips it),
+   download at full speed from the demo server (a process of its own) on loopback, in
+   the app (the real MainWindow, offscreen) while a 5 ms QTimer on the GUI thread
+   measures how late it fires (p50 / p99 / max). The same download runs headless: the
+   same Engine with no Qt in the process (``popfetch fetch``'s engine), and the CLI as a
+   whole. Rounds alternate engine, CLI, app, each into its own empty Maildir and state
+   directory under --dir (the same Store, the same fsyncs; /dev/shm leaves out the
+   disk's noise). Each side starts once the list is there (for the app: painted, as the
+   user sees it before "Download all") and ends when it learns of the last message
+   stored: the engine's listener on its own thread; the app's model showing it on the GUI
+   thread (and, for reference, when that event reached the GUI thread). Both ends are
+   signals, not polls. The app keeps its protocol log (the transcript) on; the engine
+   alone and the CLI have none.
 2. A server with 20,000 messages: the time until the list shows, app vs engine alone.
 3. A model of 100,000 messages: time to load it into the table, to paint it, to scroll
    through it, to sort it by size, to filter it, and to apply a burst of progress.
