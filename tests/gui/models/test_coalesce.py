@@ -39,3 +39,21 @@ def test_per_message_the_state_comes_first_and_later_progress_after_it() -> None
     assert states["b"].state is MessageState.GONE and states["b"].path == "/m/b"
     assert c.pending() == 0
     assert Progress  # the event type the model feeds in
+
+
+def test_a_lone_change_after_a_quiet_spell_is_applied_at_the_next_turn(qapp: Any) -> None:
+    """No fixed tick to wait out: the last message stored shows as soon as the GUI thread
+    is free (a later flush waits for the pause after this one, not this one)."""
+    flushed: list[int] = []
+
+    def flush() -> None:
+        flushed.append(c.pending())
+        c.take()
+
+    c = ChangeCoalescer(flush)
+    c.put_state(MessageStateChanged("a", MessageState.STORED, 9, path="/m/a"))
+    for _ in range(20):  # a zero-interval timer: due at once, no waiting
+        qapp.processEvents()
+        if flushed:
+            break
+    assert flushed == [1] and c.pending() == 0
