@@ -5,6 +5,7 @@ caller may read at any time, the connection state and the last fatal error."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from core.engine.api import Listener
 from core.engine.events import (
@@ -77,6 +78,11 @@ class Reporter:
             self.last_error = event
         self.emit(event)
 
-    def note(self, sent: bool, text: str) -> None:
-        if self._transcript:
-            self.emit(TranscriptLine(sent, text))
+    @property
+    def transcript(self) -> Callable[[bool, str], None] | None:
+        """The session's protocol log, or None: a session without one does not format a
+        line per command and reply (10,000 messages make 20,000 of them)."""
+        return self._note if self._transcript else None
+
+    def _note(self, sent: bool, text: str) -> None:
+        self.emit(TranscriptLine(sent, text))

@@ -264,7 +264,7 @@ class Worker:
                 acct.port,
                 acct.security,
                 TlsPolicy(acct.cafile, acct.pinned_sha256),
-                transcript=self._report.note,
+                transcript=self._report.transcript,
                 connect_timeout=self._opt.connect_timeout,
                 read_timeout=self._opt.read_timeout,
                 dialer=dialer,

@@ -108,10 +108,15 @@ class Session:
         if self._log is not None:
             self._log(sent, text)
 
+    def _note_status(self, event: Status) -> None:
+        if self._log is not None:
+            self._log(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+
     def _send(self, commands: Sequence[Command]) -> None:
         wire = b"".join(self._conn.send(c) for c in commands)
-        for c in commands:
-            self._note(True, c.redacted())
+        if self._log is not None:  # no line formatted for a log nobody keeps
+            for c in commands:
+                self._log(True, c.redacted())
         self._transport.sendall(wire)
         self._exchange_start = time.monotonic()
         self._exchange_octets = 0
@@ -163,7 +168,7 @@ class Session:
         if not isinstance(event, Status):
             raise RemoteProtocolError(f"expected a status line for {command.verb}, got {event!r}")
         self.reply_started = True
-        self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+        self._note_status(event)
         return event
 
     def _ok(self, command: Command) -> Status:
@@ -355,7 +360,7 @@ class Session:
             event = self._event()
         if not isinstance(event, Status):
             raise RemoteProtocolError(f"unexpected {event!r} during AUTH {mechanism}")
-        self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+        self._note_status(event)
         if event.ok:
             if reason:
                 raise RemoteProtocolError(f"AUTH {mechanism}: +OK after an error challenge")
@@ -371,7 +376,7 @@ class Session:
             self._note(False, "+ <challenge>")
             return event.text
         if isinstance(event, Status):
-            self._note(False, f"{'+OK' if event.ok else '-ERR'} {_code(event)}{event.text}")
+            self._note_status(event)
             raise replies.error_for(event, login_delay=self._login_delay())
         raise RemoteProtocolError(f"unexpected {event!r} during AUTH")
 
