@@ -70,12 +70,7 @@ def one_by_one(root: Path, payloads: list[bytes]) -> None:
     """Create, write, fsync, rename, one file after the other; fsync new/ at the end."""
     tmp, new = _maildir(root)
     for i, data in enumerate(payloads):
-        fd = os.open(tmp / str(i), FLAGS, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _create(tmp / str(i), data, sync=True)
         os.rename(tmp / str(i), new / str(i))
     fsync_dir(new)
 
@@ -84,11 +79,7 @@ def pooled(root: Path, payloads: list[bytes]) -> None:
     """Create and write every file, fsync them from a pool of threads, rename, fsync new/."""
     tmp, new = _maildir(root)
     for i, data in enumerate(payloads):
-        fd = os.open(tmp / str(i), FLAGS, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        _create(tmp / str(i), data, sync=False)
 
     def sync(names: range) -> None:
         for i in names:
@@ -112,6 +103,16 @@ def store_path(root: Path, wire: list[bytes]) -> None:
         for first in range(0, len(wire), BATCH_COUNT):
             batch = wire[first : first + BATCH_COUNT]
             store.deliver_batch([(f"uidl-{first + i}", data) for i, data in enumerate(batch)])
+
+
+def _create(path: Path, data: bytes, *, sync: bool) -> None:
+    fd = os.open(path, FLAGS, 0o600)
+    try:
+        os.write(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _maildir(root: Path) -> tuple[Path, Path]:
