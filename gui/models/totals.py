@@ -35,9 +35,10 @@ class Totals:
         return self.remote + self.paused + self.failed
 
 
-_FIELDS = 11  # count, stored, active, paused, failed, remote, bytes total, received,
-#               rate, marked, marked bytes: the order of TotalsCounter._agg
-_STORED, _ACTIVE, _PAUSED, _FAILED, _REMOTE = 1, 2, 3, 4, 5
+# The places in TotalsCounter._agg.
+(_COUNT, _STORED, _ACTIVE, _PAUSED, _FAILED, _REMOTE, _BYTES, _RECEIVED, _RATE, _MARKED,
+ _MARKED_BYTES) = range(11)
+_FIELDS = _MARKED_BYTES + 1
 
 
 def _slot(state: MessageState) -> int | None:
@@ -73,19 +74,19 @@ class TotalsCounter:
             return
         agg = self._agg
         size = row.size
-        agg[0] += sign
+        agg[_COUNT] += sign
         agg[slot] += sign
-        agg[6] += sign * size
+        agg[_BYTES] += sign * size
         if slot == _STORED:
-            agg[7] += sign * size  # stored is complete, whatever its counters say
+            agg[_RECEIVED] += sign * size  # stored is complete, whatever its counters say
         else:
             received = row.received
-            agg[7] += sign * (received if received < size else size)
+            agg[_RECEIVED] += sign * (received if received < size else size)
             if slot == _ACTIVE:
-                agg[8] += sign * row.rate
+                agg[_RATE] += sign * row.rate
         if row.marked:
-            agg[9] += sign
-            agg[10] += sign * size
+            agg[_MARKED] += sign
+            agg[_MARKED_BYTES] += sign * size
 
     def remove(self, row: Row) -> None:
         self.add(row, -1)
@@ -99,17 +100,17 @@ class TotalsCounter:
     def totals(self) -> Totals:
         """O(1), whatever the number of messages."""
         v = self._agg
-        active = int(v[2])
+        active = int(v[_ACTIVE])
         return Totals(
-            count=int(v[0]),
-            stored=int(v[1]),
+            count=int(v[_COUNT]),
+            stored=int(v[_STORED]),
             active=active,
-            paused=int(v[3]),
-            failed=int(v[4]),
-            remote=int(v[5]),
-            bytes_total=int(v[6]),
-            bytes_received=int(v[7]),
-            rate=max(0.0, v[8]) if active else 0.0,  # float sums drift; none moving is 0
-            marked=int(v[9]),
-            marked_bytes=int(v[10]),
+            paused=int(v[_PAUSED]),
+            failed=int(v[_FAILED]),
+            remote=int(v[_REMOTE]),
+            bytes_total=int(v[_BYTES]),
+            bytes_received=int(v[_RECEIVED]),
+            rate=max(0.0, v[_RATE]) if active else 0.0,  # float sums drift; none moving is 0
+            marked=int(v[_MARKED]),
+            marked_bytes=int(v[_MARKED_BYTES]),
         )
