@@ -98,10 +98,18 @@ def notification(out: Path) -> dict[str, list[int]]:
     notifier.announce([NewMail("work", "1", "Ann Example <ann@example.org>",
                                "Minutes of Tuesday's meeting")])
     wait(app, lambda: bool(sent), "the notification to be sent")
-    time.sleep(0.5)  # dunst draws on its own timer; no signal says when it has
     screen = app.primaryScreen()  # type: ignore[attr-defined]
     width = screen.size().width()
     area = (width - 400, 8, 392, 84)  # dunst's corner (DUNSTRC in tests/support/desktop.py)
+
+    def drawn() -> bool:
+        """dunst draws on its own timer: the corner is no longer one flat colour."""
+        image = screen.grabWindow(0, *area).toImage()
+        first = image.pixel(0, 0)
+        return any(image.pixel(x, y) != first
+                   for x in range(0, image.width(), 8) for y in range(0, image.height(), 8))
+
+    wait(app, drawn, "dunst to draw the notification")
     if not screen.grabWindow(0, *area).save(str(out)):
         raise SystemExit(f"shots: cannot write {out}")
     notifier.close()
